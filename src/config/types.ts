@@ -1,0 +1,93 @@
+/**
+ * The validated, defaults-applied, frozen configuration. The loader (`load.ts`) is the
+ * only producer; everything else only reads it.
+ */
+
+export const ROLES = ['viewer', 'operator', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** Where a secret comes from: an environment variable or a file, never a literal. */
+export type SecretRef = { env: string } | { file: string };
+
+export interface JwtSecretCredential {
+  name: string;
+  kind: 'jwt_secret';
+  /** The service's HS256 signing secret. */
+  secret: SecretRef;
+  user_id: string;
+  /** Role of the tokens minted for positive probes. */
+  role: Role;
+  /** Lifetime of minted tokens, milliseconds. */
+  ttl_ms: number;
+}
+
+export interface StaticTokenCredential {
+  name: string;
+  /** A pre-issued JWT or an API key: both are passed as `auth_token`. */
+  kind: 'token';
+  token: SecretRef;
+  /** The role the token carries, as the service is expected to report it. */
+  role: Role;
+}
+
+export type CredentialConfig = JwtSecretCredential | StaticTokenCredential;
+
+export interface TlsConfig {
+  ca_file?: string;
+  cert_file?: string;
+  key_file?: string;
+  /** Turning verification off must be explicit; the daemon warns at start. */
+  insecure_skip_verify: boolean;
+}
+
+export interface ClientConfig {
+  /** Largest WebSocket message accepted from the target, bytes. */
+  max_frame_bytes: number;
+  /** How long the close handshake may take before the socket is terminated, ms. */
+  close_timeout_ms: number;
+}
+
+export interface ProbeConfig {
+  /** Label value: unique within the target. Defaults to `type`. */
+  name: string;
+  type: string;
+  /** Interval between runs, ms (also derived from `schedule` when that is given). */
+  interval_ms: number;
+  /** A node-cron expression (6 fields, seconds first) when configured instead of an interval. */
+  schedule?: string;
+  timeout_ms: number;
+  /** The probe type's own options, validated against its schema, defaults applied. */
+  options: Record<string, unknown>;
+}
+
+export interface TargetConfig {
+  name: string;
+  url: string;
+  /** Name of the credential in `credentials` used for positive probes. */
+  credential: string;
+  /** Method → least role that may call it (documented matrix merged with overrides). */
+  methods: Readonly<Record<string, Role>>;
+  /** Methods with side effects: never called with credentials that could succeed. */
+  side_effect_methods: readonly string[];
+  tls: TlsConfig;
+  client: ClientConfig;
+  probes: ProbeConfig[];
+}
+
+export interface ServerConfig {
+  host: string;
+  port: number;
+}
+
+export interface Config {
+  server: ServerConfig;
+  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  history: {
+    /** Recent runs kept per (target, probe). */
+    runs: number;
+    /** Recent failed runs kept besides, so failures outlive a burst of successes. */
+    failures: number;
+  };
+  credentials: Readonly<Record<string, CredentialConfig>>;
+  targets: TargetConfig[];
+}
