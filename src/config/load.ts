@@ -1,0 +1,596 @@
+/**
+ * Reads and validates the configuration once, at start: interpolation, schema, then the
+ * rules that span fields. Every problem is collected and listed in document order, so one
+ * attempt shows them all. The result is frozen.
+ */
+import { readFileSync, statSync, accessSync, constants as fsConstants } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { LineCounter, parseDocument, type Document } from 'yaml';
+import { createTask, validateDetailed } from 'node-cron';
+import type { ProbeDefinition } from '../probes/types.js';
+import { DOCUMENTED_METHOD_ROLES, DOCUMENTED_SIDE_EFFECT_METHODS } from './methods.js';
+import type {
+  ClientConfig,
+  Config,
+  CredentialConfig,
+  ProbeConfig,
+  Role,
+  SecretRef,
+  TargetConfig,
+  TlsConfig,
+} from './types.js';
+import { DURATION_HINT, SCHEDULABLE_HINT, formatDuration, isSchedulableInterval, parseDuration } from './duration.js';
+import { interpolate } from './interpolate.js';
+import {
+  ENV_NAME,
+  PROBE_BASE_KEYS,
+  check,
+  compileOptionsSchema,
+  quote,
+  validateJwtCredential,
+  validateRoot,
+  validateTokenCredential,
+  type Path,
+  type SchemaProblem,
+} from './schema.js';
+
+export { parseDuration } from './duration.js';
+
+export const DEFAULT_CONFIG_PATH = 'config/camprobe.yaml';
+
+/** The configuration is invalid; `problems` lists every problem found, one line each. */
+export class ConfigError extends Error {
+  readonly code = 'CAMPROBE_ERR_CONFIG';
+  readonly problems: string[];
+
+  constructor(source: string, problems: string[]) {
+    super(`invalid configuration in ${source}:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+export interface ParseOptions {
+  /** Names the configuration in messages (usually its path). */
+  source: string;
+  /** Variables for `${VAR}` and `{ env: VAR }` secrets; defaults to `process.env`. */
+  env?: Record<string, string | undefined>;
+  /** Probe types by `type`; their option schemas validate the probe entries. */
+  probeTypes: ReadonlyMap<string, ProbeDefinition<any>>;
+}
+
+const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
+const MAX_SECRET_BYTES = 64 * 1024;
+const DEFAULT_PROBES = ['auth_flow', 'camera_list', 'protected_rejection'];
+const TTL_RANGE: [number, number] = [10_000, 86_400_000];
+const CLOSE_TIMEOUT_RANGE: [number, number] = [10, 30_000];
+const TIMEOUT_RANGE: [number, number] = [10, 86_400_000];
+
+/** Reads and validates a configuration file. */
+export async function loadConfig(path: string, opts: Omit<ParseOptions, 'source'>): Promise<Config> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(path, [`cannot read the file: ${fsProblem(err)}`]);
+  }
+  return parseConfig(text, { ...opts, source: path });
+}
+
+/** Validates configuration text; throws a ConfigError listing every problem. */
+export function parseConfig(text: string, opts: ParseOptions): Config {
+  const env = opts.env ?? process.env;
+  if (text.length > MAX_CONFIG_BYTES) throw new ConfigError(opts.source, ['the file is larger than 16 MiB']);
+
+  const lines = new LineCounter();
+  // prettyErrors off: the pretty form quotes the source line, which could hold a secret.
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, merge: true });
+  const yamlProblems = [...doc.errors, ...doc.warnings].map((e) => {
+    const { line, col } = lines.linePos(e.pos[0]);
+    return `line ${line}, column ${col}: ${e.message.split('\n')[0]}`;
+  });
+  if (yamlProblems.length > 0) throw new ConfigError(opts.source, yamlProblems);
+
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 1000 });
+  } catch (err) {
+    throw new ConfigError(opts.source, [(err as Error).message]);
+  }
+  if (!isObject(raw)) {
+    throw new ConfigError(opts.source, ['top level: must be a mapping with "credentials" and "targets" (see config/camprobe.yaml)']);
+  }
+
+  const problems = new Problems(doc);
+  interpolateAll(raw, [], env, problems);
+  problems.addAll(check(validateRoot, raw, []));
+  const config = build(raw, opts.probeTypes, env, problems);
+  if (problems.size > 0) throw new ConfigError(opts.source, problems.sorted());
+  return deepFreeze(config);
+}
+
+/**
+ * Reads a secret from its environment variable or file (one trailing newline dropped).
+ * Errors name the variable or file, never the value.
+ */
+export function resolveSecret(ref: SecretRef, env: Record<string, string | undefined> = process.env): string {
+  if ('env' in ref) {
+    const value = env[ref.env];
+    if (value === undefined) throw new Error(`environment variable ${ref.env} is not set`);
+    if (value === '') throw new Error(`environment variable ${ref.env} is empty`);
+    return value;
+  }
+  let text: string;
+  try {
+    if (statSync(ref.file).size > MAX_SECRET_BYTES) throw new Error(`secret file ${quote(ref.file)} is larger than 64 KiB`);
+    text = readFileSync(ref.file, 'utf8');
+  } catch (err) {
+    if (!isFsError(err)) throw err;
+    throw new Error(`cannot read secret file ${quote(ref.file)}: ${fsProblem(err)}`);
+  }
+  const value = text.replace(/\r?\n$/, '');
+  if (value === '') throw new Error(`secret file ${quote(ref.file)} is empty`);
+  return value;
+}
+
+/** Problems keyed by path, kept once each, sorted by where they sit in the document. */
+class Problems {
+  private readonly entries: Array<{ pos: number; text: string }> = [];
+  private readonly seen = new Set<string>();
+  /** Paths already reported as unusable: later problems under them would only be noise. */
+  private readonly failed = new Set<string>();
+
+  constructor(private readonly doc: Document) {}
+
+  get size(): number {
+    return this.entries.length;
+  }
+
+  add(path: Path, message: string, at: Path = path): void {
+    for (let i = 0; i <= at.length; i++) if (this.failed.has(JSON.stringify(at.slice(0, i)))) return;
+    const text = `${formatPath(path)}: ${message}`;
+    if (this.seen.has(text)) return;
+    this.seen.add(text);
+    this.entries.push({ pos: this.position(at), text });
+  }
+
+  addAll(list: SchemaProblem[]): void {
+    for (const p of list) this.add(p.path, p.message, p.at);
+  }
+
+  /** Reports `path` and silences anything reported under it afterwards. */
+  fail(path: Path, message: string): void {
+    this.add(path, message);
+    this.failed.add(JSON.stringify(path));
+  }
+
+  sorted(): string[] {
+    return this.entries
+      .map((e, i) => ({ ...e, i }))
+      .sort((a, b) => a.pos - b.pos || a.i - b.i)
+      .map((e) => e.text);
+  }
+
+  /** Offset of the nearest node that exists in the document (defaults and merges have none). */
+  private position(path: Path): number {
+    for (let n = path.length; n > 0; n--) {
+      const node = this.doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
+      if (node?.range) return node.range[0];
+    }
+    return 0;
+  }
+}
+
+function formatPath(path: Path): string {
+  if (path.length === 0) return 'top level';
+  let out = '';
+  for (const segment of path) {
+    if (typeof segment === 'number') out += `[${segment}]`;
+    else if (/^[A-Za-z0-9_-]+$/.test(segment)) out += out === '' ? segment : `.${segment}`;
+    else out += `[${quote(segment)}]`;
+  }
+  return out;
+}
+
+/**
+ * Replaces `${VAR}` in every string value, in place; empty values are refused here too.
+ * YAML aliases make shared nodes (visited once, so `$$` is not unescaped twice) and can
+ * make cycles (refused: nothing downstream could walk them).
+ */
+function interpolateAll(
+  node: Record<string, unknown> | unknown[],
+  path: Path,
+  env: Record<string, string | undefined>,
+  problems: Problems,
+  visited = new WeakSet<object>(),
+  ancestors = new Set<object>([node]),
+): void {
+  visited.add(node);
+  const entries: Array<[string | number, unknown]> = Array.isArray(node) ? node.map((v, i) => [i, v]) : Object.entries(node);
+  const set = (key: string | number, value: unknown) => {
+    if (Array.isArray(node)) node[key as number] = value;
+    else if (value === undefined) delete node[key as string];
+    else node[key as string] = value;
+  };
+  for (const [key, value] of entries) {
+    const at = [...path, key];
+    if (typeof value === 'string') {
+      const result = interpolate(value, env);
+      if ('error' in result) problems.fail(at, result.error);
+      else set(key, result.value);
+    } else if (value === null || value === undefined) {
+      // An empty `key:` would otherwise be coerced to 0, "" or false by the schema.
+      problems.fail(at, 'has no value: give one, or remove the key to use the default');
+      set(key, undefined);
+    } else if (typeof value === 'object') {
+      if (ancestors.has(value)) {
+        problems.fail(at, 'is a YAML alias of a node that contains it');
+        set(key, undefined);
+      } else if (!visited.has(value)) {
+        ancestors.add(value);
+        interpolateAll(value as Record<string, unknown>, at, env, problems, visited, ancestors);
+        ancestors.delete(value);
+      }
+    }
+  }
+}
+
+interface Inherited {
+  ms: number;
+  /** Where the value was set, when not on the probe itself. */
+  from?: string;
+}
+
+/**
+ * A setting given at this level replaces the inherited one. One given but invalid is
+ * unknown (undefined), so no comparison is made against a value the user did not mean.
+ */
+function override(value: unknown, ms: number | undefined, from: string | undefined, inherited: Inherited | undefined): Inherited | undefined {
+  if (value === undefined) return inherited;
+  return ms === undefined ? undefined : { ms, ...(from === undefined ? {} : { from }) };
+}
+
+/**
+ * Builds the Config from the schema-checked raw data, adding the cross-field problems.
+ * Parts that failed the schema may have any shape here: they are read defensively and
+ * the result is discarded anyway, since a problem was recorded.
+ */
+function build(raw: Record<string, unknown>, probeTypes: ParseOptions['probeTypes'], env: Record<string, string | undefined>, problems: Problems): Config {
+  const server = obj(raw.server);
+  const log = obj(raw.log);
+  const history = obj(raw.history);
+  const defaults = obj(raw.defaults);
+  const rawCredentials = obj(raw.credentials);
+
+  // The schema filled in defaults.interval and defaults.timeout when absent.
+  const defaultInterval = override(defaults.interval, interval(defaults.interval, ['defaults', 'interval'], problems), 'defaults.interval', undefined);
+  const defaultTimeout = override(defaults.timeout, duration(defaults.timeout, ['defaults', 'timeout'], problems, TIMEOUT_RANGE), 'defaults.timeout', undefined);
+  const defaultClient: ClientConfig = {
+    max_frame_bytes: defaults.max_frame_bytes as number,
+    close_timeout_ms: duration(defaults.close_timeout, ['defaults', 'close_timeout'], problems, CLOSE_TIMEOUT_RANGE) ?? 1000,
+  };
+
+  const credentials = new Map<string, CredentialConfig>();
+  for (const [name, value] of Object.entries(rawCredentials)) {
+    const credential = buildCredential(name, value, env, problems);
+    if (credential) credentials.set(name, deepFreeze(credential));
+  }
+
+  const context: TargetContext = {
+    probeTypes,
+    problems,
+    credentialNames: Object.keys(rawCredentials),
+    credentials,
+    defaultInterval,
+    defaultTimeout,
+    defaultClient,
+    targetNames: new Set(),
+  };
+  const targets = (Array.isArray(raw.targets) ? raw.targets : []).map((value, i) => buildTarget(value, i, context));
+
+  return {
+    server: { host: server.host as string, port: server.port as number },
+    log: { level: log.level as Config['log']['level'] },
+    history: { runs: history.runs as number, failures: history.failures as number },
+    // fromEntries defines own properties, so a credential named "__proto__" stays data.
+    credentials: Object.fromEntries(credentials),
+    targets,
+  };
+}
+
+function buildCredential(name: string, value: unknown, env: Record<string, string | undefined>, problems: Problems): CredentialConfig | undefined {
+  if (!isObject(value)) return undefined;
+  const path = ['credentials', name];
+  const kinds = 'jwt_secret (the signing secret, to mint tokens) or token (a pre-issued JWT or API key, with its role)';
+  if ('jwt_secret' in value && 'token' in value) {
+    problems.add(path, `must have one of ${kinds}, not both`);
+    return undefined;
+  }
+  const kind = 'jwt_secret' in value ? 'jwt_secret' : 'token' in value ? 'token' : undefined;
+  if (kind === undefined) {
+    problems.add(path, `must have ${kinds}`);
+    return undefined;
+  }
+  problems.addAll(check(kind === 'jwt_secret' ? validateJwtCredential : validateTokenCredential, value, path));
+
+  const ref = value[kind];
+  if (isSecretRef(ref)) {
+    try {
+      resolveSecret(ref, env); // checked now so a missing secret fails the start, not the first run
+    } catch (err) {
+      problems.add([...path, kind], (err as Error).message);
+    }
+  }
+  const role = value.role as Role;
+  if (kind === 'token') return { name, kind: 'token', token: ref as SecretRef, role };
+  return {
+    name,
+    kind: 'jwt_secret',
+    secret: ref as SecretRef,
+    user_id: value.user_id as string,
+    role,
+    ttl_ms: duration(value.ttl, [...path, 'ttl'], problems, TTL_RANGE) ?? 0,
+  };
+}
+
+interface TargetContext {
+  probeTypes: ParseOptions['probeTypes'];
+  problems: Problems;
+  /** Every name under `credentials`, valid or not (so a broken one is not also "unknown"). */
+  credentialNames: string[];
+  credentials: ReadonlyMap<string, CredentialConfig>;
+  defaultInterval: Inherited | undefined;
+  defaultTimeout: Inherited | undefined;
+  defaultClient: ClientConfig;
+  targetNames: Set<string>;
+}
+
+function buildTarget(value: unknown, index: number, ctx: TargetContext): TargetConfig {
+  const { problems } = ctx;
+  const path = ['targets', index];
+  const at = (key: string): Path => [...path, key];
+  const t = obj(value);
+
+  const name = t.name as string;
+  if (typeof name === 'string') {
+    if (ctx.targetNames.has(name)) problems.add(at('name'), `duplicate target name ${quote(name)}`);
+    else ctx.targetNames.add(name);
+  }
+
+  const url = t.url as string;
+  if (typeof url === 'string') checkUrl(url, at('url'), problems);
+
+  let credential = t.credential as string | undefined;
+  const defined = `(defined: ${ctx.credentialNames.join(', ')})`;
+  if (credential === undefined) {
+    if (ctx.credentialNames.length === 1) credential = ctx.credentialNames[0];
+    else if (ctx.credentialNames.length > 1) problems.add(at('credential'), `is required when more than one credential is defined ${defined}`);
+  } else if (typeof credential === 'string' && !ctx.credentialNames.includes(credential)) {
+    problems.add(at('credential'), `unknown credential ${quote(credential)} ${defined}`);
+  }
+
+  const tls = buildTls(t.tls, url, at('tls'), problems);
+
+  const ownInterval = interval(t.interval, at('interval'), problems);
+  const ownTimeout = duration(t.timeout, at('timeout'), problems, TIMEOUT_RANGE);
+  const closeTimeout = duration(t.close_timeout, at('close_timeout'), problems, CLOSE_TIMEOUT_RANGE);
+
+  const target: TargetConfig = {
+    name,
+    url,
+    credential: credential as string,
+    methods: { ...DOCUMENTED_METHOD_ROLES, ...(obj(t.methods) as Record<string, Role>) },
+    side_effect_methods: Array.isArray(t.side_effect_methods) ? (t.side_effect_methods as string[]) : [...DOCUMENTED_SIDE_EFFECT_METHODS],
+    tls,
+    client: {
+      max_frame_bytes: (t.max_frame_bytes as number | undefined) ?? ctx.defaultClient.max_frame_bytes,
+      close_timeout_ms: closeTimeout ?? ctx.defaultClient.close_timeout_ms,
+    },
+    probes: [],
+  };
+
+  const inherited = {
+    interval: override(t.interval, ownInterval, formatPath(at('interval')), ctx.defaultInterval),
+    timeout: override(t.timeout, ownTimeout, formatPath(at('timeout')), ctx.defaultTimeout),
+  };
+  // Probe `validate` hooks see the target without its probes, frozen so they cannot change it.
+  const view = deepFreeze({ ...target, probes: [] });
+  const credentialConfig = typeof credential === 'string' ? ctx.credentials.get(credential) : undefined;
+  const entries = Array.isArray(t.probes) ? t.probes : DEFAULT_PROBES.map((type) => ({ type }));
+  const probeNames = new Set<string>();
+  entries.forEach((entry, i) => {
+    const probe = buildProbe(entry, [...path, 'probes', i], view, credentialConfig, inherited, ctx);
+    if (!probe) return;
+    if (probeNames.has(probe.name)) {
+      problems.add([...path, 'probes', i, 'name'], `duplicate probe name ${quote(probe.name)} in this target (the name defaults to the type; set name: to tell them apart)`);
+    }
+    probeNames.add(probe.name);
+    target.probes.push(probe);
+  });
+  return target;
+}
+
+function checkUrl(url: string, path: Path, problems: Problems): void {
+  // The URL itself is never echoed: it may carry credentials.
+  if (!/^wss?:\/\//i.test(url)) return problems.add(path, 'must start with ws:// or wss://');
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return problems.add(path, 'must be a valid URL like ws://localhost:8002/ws');
+  }
+  if (parsed.username !== '' || parsed.password !== '') {
+    problems.add(path, 'must not contain user:password@ (credentials belong in the credentials section)');
+  }
+  if (url.includes('#')) problems.add(path, 'must not contain a #fragment');
+}
+
+function buildTls(value: unknown, url: unknown, path: Path, problems: Problems): TlsConfig {
+  if (value === undefined) return { insecure_skip_verify: false };
+  const tls = obj(value);
+  if (typeof url === 'string' && !/^wss:\/\//i.test(url)) problems.add(path, 'is only allowed with a wss:// url');
+  if ((tls.cert_file === undefined) !== (tls.key_file === undefined)) {
+    problems.add(path, 'cert_file and key_file must be given together (a client certificate and its key) or not at all');
+  }
+  for (const key of ['ca_file', 'cert_file', 'key_file']) {
+    const file = tls[key];
+    if (typeof file !== 'string') continue;
+    try {
+      accessSync(file, fsConstants.R_OK);
+      if (!statSync(file).isFile()) problems.add([...path, key], `${quote(file)} is not a file`);
+    } catch (err) {
+      problems.add([...path, key], `cannot read ${quote(file)}: ${fsProblem(err)}`);
+    }
+  }
+  return { ...tls, insecure_skip_verify: tls.insecure_skip_verify === true } as TlsConfig;
+}
+
+function buildProbe(
+  value: unknown,
+  path: Path,
+  target: TargetConfig,
+  credential: CredentialConfig | undefined,
+  inherited: { interval: Inherited | undefined; timeout: Inherited | undefined },
+  ctx: TargetContext,
+): ProbeConfig | undefined {
+  if (!isObject(value)) return undefined;
+  const { problems } = ctx;
+  const at = (key: string): Path => [...path, key];
+  const { type, name, interval: rawInterval, schedule, timeout: rawTimeout, ...options } = value;
+  if (typeof type !== 'string') return undefined;
+
+  const definition = ctx.probeTypes.get(type);
+  if (!definition) {
+    const known = [...ctx.probeTypes.keys()].sort().join(', ');
+    problems.add(at('type'), `unknown probe type ${quote(type)} (known: ${known})`);
+  }
+
+  let period: Inherited | undefined;
+  if (rawInterval !== undefined && schedule !== undefined) {
+    problems.add(path, 'set either interval or schedule, not both', at('schedule'));
+  } else if (schedule !== undefined) {
+    const ms = typeof schedule === 'string' ? cronInterval(schedule, at('schedule'), problems) : undefined;
+    period = override(schedule, ms, undefined, undefined);
+  } else {
+    period = override(rawInterval, interval(rawInterval, at('interval'), problems), undefined, inherited.interval);
+  }
+
+  const timeout = override(rawTimeout, duration(rawTimeout, at('timeout'), problems, TIMEOUT_RANGE), undefined, inherited.timeout);
+  if (timeout && period && timeout.ms >= period.ms) {
+    const sources = [timeout.from && `the timeout comes from ${timeout.from}`, period.from && `the interval comes from ${period.from}`];
+    const note = sources.filter(Boolean).join(', ');
+    problems.add(
+      at('timeout'),
+      `${formatDuration(timeout.ms)} must be shorter than the interval (${formatDuration(period.ms)})${note ? `; ${note}` : ''}`,
+    );
+  }
+
+  if (definition) {
+    const problemsBefore = problems.size;
+    problems.addAll(check(compileOptionsSchema(definition.optionsSchema), options, path, PROBE_BASE_KEYS));
+    // Cross-field rules only make sense on options that have the right shape.
+    if (problems.size === problemsBefore && definition.validate) {
+      for (const [field, message] of definition.validate(options, target, credential)) problems.add([...path, ...fieldPath(field)], message);
+    }
+  }
+
+  return {
+    name: typeof name === 'string' ? name : type,
+    type,
+    interval_ms: period?.ms ?? 0,
+    ...(typeof schedule === 'string' ? { schedule } : {}),
+    timeout_ms: timeout?.ms ?? 0,
+    options,
+  };
+}
+
+/** A cron schedule's interval: the shortest gap between its next runs (the task never starts). */
+function cronInterval(expression: string, path: Path, problems: Problems): number | undefined {
+  const result = validateDetailed(expression);
+  if (!result.valid) {
+    const [error] = result.errors;
+    const fields = '6 fields: second minute hour day-of-month month day-of-week, like "*/30 * * * * *"';
+    const message =
+      error === undefined || error.field === 'expression'
+        ? `is not a cron expression; use ${fields}`
+        : `invalid ${error.field} field ${quote(error.value ?? '')}; use ${fields}`;
+    problems.add(path, message);
+    return undefined;
+  }
+  const task = createTask(expression, () => undefined);
+  try {
+    const runs = task.getNextRuns(60).map((d) => d.getTime());
+    if (runs.length < 2) {
+      problems.add(path, 'must fire more than once');
+      return undefined;
+    }
+    return Math.min(...runs.slice(1).map((t, i) => t - runs[i]!));
+  } finally {
+    void task.destroy();
+  }
+}
+
+/** A duration field: ms, or undefined when absent or invalid (the problem is recorded). */
+function duration(value: unknown, path: Path, problems: Problems, range?: [number, number]): number | undefined {
+  if (value === undefined) return undefined;
+  let ms: number;
+  try {
+    ms = parseDuration(String(value));
+  } catch {
+    problems.add(path, DURATION_HINT);
+    return undefined;
+  }
+  if (range && (ms < range[0] || ms > range[1])) {
+    problems.add(path, `must be from ${formatDuration(range[0])} to ${formatDuration(range[1])}`);
+    return undefined;
+  }
+  return ms;
+}
+
+/** An interval must map onto an evenly spaced cron schedule. */
+function interval(value: unknown, path: Path, problems: Problems): number | undefined {
+  const ms = duration(value, path, problems);
+  if (ms === undefined) return undefined;
+  if (!isSchedulableInterval(ms)) {
+    problems.add(path, `${formatDuration(ms)} cannot be scheduled evenly: ${SCHEDULABLE_HINT}`);
+    return undefined;
+  }
+  return ms;
+}
+
+/** `cases[1].method` → ['cases', 1, 'method']. */
+function fieldPath(field: string): Path {
+  return [...field.matchAll(/\[(\d+)\]|([^.[\]]+)/g)].map((m) => (m[1] !== undefined ? Number(m[1]) : m[2]!));
+}
+
+function isSecretRef(value: unknown): value is SecretRef {
+  if (!isObject(value) || Object.keys(value).length !== 1) return false;
+  if (typeof value.env === 'string') return new RegExp(ENV_NAME).test(value.env);
+  return typeof value.file === 'string' && value.file !== '';
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function obj(value: unknown): Record<string, unknown> {
+  return isObject(value) ? value : {};
+}
+
+function isFsError(err: unknown): err is NodeJS.ErrnoException {
+  return err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string';
+}
+
+/** "ENOENT: no such file or directory" without the path Node appends (the caller names it). */
+function fsProblem(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  return err.message.split(', ')[0] ?? err.message;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
