@@ -1,0 +1,953 @@
+/**
+ * A faithful, fault-injectable fake of the camera service: JSON-RPC 2.0 over WebSocket
+ * plus its HTTP health endpoints, as described in the API page (including the drift a real
+ * deployment shows). camprobe's tests, demo and soak test run against it.
+ *
+ * It is deliberately self-contained (its own method→role matrix, its own JWT checks): if it
+ * shared camprobe's code, a bug there would be mirrored here and never caught.
+ */
+import { createServer, STATUS_CODES } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer } from 'ws';
+import type { RawData } from 'ws';
+import { jwtVerify } from 'jose';
+
+// ---------------------------------------------------------------------------------------
+// Public API
+// ---------------------------------------------------------------------------------------
+
+export interface SimCamera {
+  device: string;
+  status: 'CONNECTED' | 'DISCONNECTED' | 'ERROR';
+  name?: string;
+  resolution?: string;
+  fps?: number;
+}
+
+export interface SimApiKey {
+  key: string;
+  role: 'viewer' | 'operator' | 'admin';
+}
+
+type Role = SimApiKey['role'];
+
+/** Misbehaviour to inject. Each field applies to every request unless its comment says otherwise. */
+export interface SimulatorFaults {
+  /** Added before every response (all methods). */
+  latencyMs?: number;
+  /** Added before the response of those methods. */
+  methodLatencyMs?: Record<string, number>;
+  /** Every credential, even valid, is refused: `authenticate` → -32003, per call or session → -32001. */
+  refuseValidCredentials?: boolean;
+  /** Security regression: authentication and roles are not enforced at all. */
+  exposeProtected?: boolean;
+  /** `get_camera_list` answers `total` != `cameras.length`. */
+  malformedCameraList?: boolean;
+  /** Every request answered with error -32002. */
+  rateLimited?: boolean;
+  /** Never answers any request (the connection stays open). */
+  silent?: boolean;
+  /** Answers with a text frame that is not JSON. */
+  notJson?: boolean;
+  /** Answers JSON without `jsonrpc: "2.0"` and without `result`/`error`. */
+  notJsonRpc?: boolean;
+  /** Answers with another id. */
+  wrongId?: boolean;
+  /** Sends each response twice. */
+  duplicateResponse?: boolean;
+  /** Sends each response as a binary frame. */
+  binaryFrame?: boolean;
+  /** Answers `error: "<message>"` (a string) instead of an error object, even for successes. */
+  badErrorShape?: boolean;
+  /** Pads each valid response with trailing JSON whitespace to this many bytes. */
+  oversizeFrameBytes?: number;
+  /** Close code sent right after the upgrade (1006: drop the TCP connection, no close frame). */
+  closeAfterUpgrade?: number;
+  /** Close with this code when a request arrives, instead of answering (1006: drop). */
+  closeOnRequest?: number;
+  /** Fragments each response into continuation frames sent this many ms apart. */
+  trickleMs?: number;
+  /** Sends this many `camera_status_update` notifications before each response. */
+  notificationFlood?: number;
+  /** Refuses the WebSocket upgrade with this HTTP status (401, 404, 503...). */
+  upgradeStatus?: number;
+  /** Accepts TCP but never answers the HTTP upgrade request. */
+  hangUpgrade?: boolean;
+  /** `GET /health/ready` answers 503 (also the case when `upgradeStatus` is 503). */
+  healthNotReady?: boolean;
+}
+
+export interface SimulatorOptions {
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 0 (any free port). */
+  port?: number;
+  /** Default '/ws'; an upgrade on another path is accepted then closed with 1008. */
+  path?: string;
+  /** HS256 secret the JWTs are verified with. */
+  jwtSecret: string;
+  apiKeys?: SimApiKey[];
+  /** Default: camera0 CONNECTED, camera1 DISCONNECTED. */
+  cameras?: SimCamera[];
+  /** Merged over the documented matrix (so one entry can model drift); adding a method makes it known. */
+  methodRoles?: Record<string, Role>;
+  /** Default 100; beyond it an upgrade is accepted then closed with 1013. */
+  maxConnections?: number;
+  /** Default 0 = off; when > 0, per connection, error -32002 past the limit within a sliding minute. */
+  rateLimitPerMinute?: number;
+  faults?: SimulatorFaults;
+  /** Default 0 = off; when > 0, `camera_status_update` is sent to every client this often. */
+  notificationIntervalMs?: number;
+}
+
+export interface SimulatorStats {
+  /** WebSocket upgrades completed, including those closed at once (fault, wrong path, cap). */
+  connections: number;
+  /** Connections currently being served. */
+  openConnections: number;
+  /** Every frame received from a client, valid or not. */
+  requests: number;
+  /** Frames received per method name, whatever the outcome. */
+  byMethod: Record<string, number>;
+  /**
+   * Calls per method that were answered with a result, i.e. that a real service would have
+   * executed. Lets tests prove a side-effect method was never run (addition to the brief).
+   */
+  executedByMethod: Record<string, number>;
+}
+
+export interface Simulator {
+  /** ws://HOST:PORT/PATH */
+  readonly url: string;
+  /** http://HOST:PORT */
+  readonly httpUrl: string;
+  readonly port: number;
+  /** Replaces the whole fault set; takes effect for the next request/connection. Throws TypeError if invalid. */
+  setFaults(faults: SimulatorFaults): void;
+  getFaults(): SimulatorFaults;
+  setCameras(cameras: SimCamera[]): void;
+  stats(): SimulatorStats;
+  /** Terminates every client, closes the server, clears every timer. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** The documented method→role matrix (API page), `get_recording_info` as viewer like the docs. */
+export const SIM_DEFAULT_METHOD_ROLES: Readonly<Record<string, Role>> = Object.freeze({
+  ping: 'viewer',
+  get_camera_list: 'viewer',
+  get_camera_status: 'viewer',
+  list_recordings: 'viewer',
+  list_snapshots: 'viewer',
+  get_streams: 'viewer',
+  get_recording_info: 'viewer',
+  take_snapshot: 'operator',
+  start_recording: 'operator',
+  stop_recording: 'operator',
+  delete_recording: 'operator',
+  delete_snapshot: 'operator',
+  get_metrics: 'admin',
+  get_status: 'admin',
+  get_server_info: 'admin',
+  get_storage_info: 'admin',
+  set_retention_policy: 'admin',
+  cleanup_old_files: 'admin',
+});
+
+/** Starts a simulator and resolves once it listens. */
+export async function startSimulator(options: SimulatorOptions): Promise<Simulator> {
+  const sim = new CameraServiceSimulator(options);
+  await sim.listen(options.host ?? '127.0.0.1', options.port ?? 0);
+  return sim;
+}
+
+// ---------------------------------------------------------------------------------------
+// Fault validation (shared by setFaults, the control endpoint and the CLI)
+// ---------------------------------------------------------------------------------------
+
+const MAX_TIMER_MS = 2 ** 31 - 1; // setTimeout's ceiling
+const MAX_OVERSIZE_BYTES = 64 * 1024 * 1024;
+const MAX_FLOOD = 10_000;
+
+type Rule = (value: unknown) => string | undefined; // returns what is wrong, if anything
+
+const boolean: Rule = (v) => (typeof v === 'boolean' ? undefined : 'must be a boolean');
+const millis: Rule = (v) =>
+  typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= MAX_TIMER_MS
+    ? undefined
+    : `must be a number of milliseconds between 0 and ${MAX_TIMER_MS}`;
+const intIn =
+  (min: number, max: number): Rule =>
+  (v) =>
+    Number.isInteger(v) && (v as number) >= min && (v as number) <= max
+      ? undefined
+      : `must be an integer between ${min} and ${max}`;
+const millisByMethod: Rule = (v) => {
+  if (!isPlainObject(v)) return 'must be an object mapping method names to milliseconds';
+  for (const [method, ms] of Object.entries(v)) {
+    const problem = millis(ms);
+    if (problem) return `entry "${method}" ${problem}`;
+  }
+  return undefined;
+};
+const closeCode: Rule = (v) =>
+  Number.isInteger(v) && (v === 1006 || isSendableCloseCode(v as number))
+    ? undefined
+    : 'must be a WebSocket close code (1000-1003, 1007-1014, 3000-4999) or 1006 to drop the connection';
+
+// Typed over every key, so adding a fault field without a rule does not compile.
+const FAULT_RULES: Record<keyof SimulatorFaults, Rule> = {
+  latencyMs: millis,
+  methodLatencyMs: millisByMethod,
+  refuseValidCredentials: boolean,
+  exposeProtected: boolean,
+  malformedCameraList: boolean,
+  rateLimited: boolean,
+  silent: boolean,
+  notJson: boolean,
+  notJsonRpc: boolean,
+  wrongId: boolean,
+  duplicateResponse: boolean,
+  binaryFrame: boolean,
+  badErrorShape: boolean,
+  oversizeFrameBytes: intIn(0, MAX_OVERSIZE_BYTES),
+  closeAfterUpgrade: closeCode,
+  closeOnRequest: closeCode,
+  trickleMs: millis,
+  notificationFlood: intIn(0, MAX_FLOOD),
+  upgradeStatus: intIn(300, 599),
+  hangUpgrade: boolean,
+  healthNotReady: boolean,
+};
+
+/** Checks a fault set from outside (JSON body, CLI flag): one exact message per mistake. */
+export function validateFaults(input: unknown): { faults: SimulatorFaults } | { error: string } {
+  if (!isPlainObject(input)) return { error: 'faults must be a JSON object' };
+  for (const [key, value] of Object.entries(input)) {
+    if (!Object.hasOwn(FAULT_RULES, key)) {
+      return { error: `unknown fault "${key}"; known faults: ${Object.keys(FAULT_RULES).join(', ')}` };
+    }
+    if (value === undefined) continue;
+    const problem = FAULT_RULES[key as keyof SimulatorFaults](value);
+    if (problem) return { error: `fault "${key}" ${problem}` };
+  }
+  return { faults: structuredClone(input) as SimulatorFaults };
+}
+
+// ---------------------------------------------------------------------------------------
+// JSON-RPC plumbing
+// ---------------------------------------------------------------------------------------
+
+const CODE = {
+  PARSE_ERROR: -32700,
+  INVALID_REQUEST: -32600,
+  METHOD_NOT_FOUND: -32601,
+  INVALID_PARAMS: -32602,
+  INTERNAL_ERROR: -32603,
+  AUTH: -32001,
+  RATE_LIMITED: -32002,
+  FORBIDDEN: -32003,
+  CAMERA_NOT_FOUND: -32004,
+} as const;
+
+type RpcId = string | number | null;
+interface RpcError {
+  code: number;
+  message: string;
+  data?: unknown;
+}
+type Outcome = { result: unknown } | { error: RpcError };
+interface RpcResponse {
+  jsonrpc: '2.0';
+  id: RpcId;
+  result?: unknown;
+  error?: RpcError;
+}
+
+interface Call {
+  id: RpcId;
+  /** No `id` member: the client expects no answer. */
+  notification: boolean;
+  method: string;
+  params: Record<string, unknown>;
+}
+type Parsed = { call: Call } | { invalid: RpcResponse; method?: string };
+
+const fail = (code: number, message: string, data?: unknown): { error: RpcError } =>
+  data === undefined ? { error: { code, message } } : { error: { code, message, data } };
+
+const toResponse = (id: RpcId, outcome: Outcome): RpcResponse => ({ jsonrpc: '2.0', id, ...outcome });
+
+function parseFrame(data: RawData, isBinary: boolean): Parsed {
+  const invalid = (id: RpcId, outcome: Outcome, method?: string): Parsed =>
+    method === undefined ? { invalid: toResponse(id, outcome) } : { invalid: toResponse(id, outcome), method };
+  if (isBinary) return invalid(null, fail(CODE.INVALID_REQUEST, 'Invalid Request', 'binary frames are not supported'));
+  let message: unknown;
+  try {
+    message = JSON.parse(rawToBuffer(data).toString('utf8'));
+  } catch {
+    return invalid(null, fail(CODE.PARSE_ERROR, 'Parse error'));
+  }
+  if (Array.isArray(message)) {
+    return invalid(null, fail(CODE.INVALID_REQUEST, 'Invalid Request', 'batch requests are not supported'));
+  }
+  if (!isPlainObject(message)) return invalid(null, fail(CODE.INVALID_REQUEST, 'Invalid Request'));
+  const hasId = Object.hasOwn(message, 'id');
+  const id = hasId && isValidId(message.id) ? message.id : null;
+  const method = typeof message.method === 'string' ? message.method : undefined;
+  if (message.jsonrpc !== '2.0') return invalid(id, fail(CODE.INVALID_REQUEST, 'Invalid Request', 'jsonrpc must be "2.0"'), method);
+  if (method === undefined) return invalid(id, fail(CODE.INVALID_REQUEST, 'Invalid Request', 'method must be a string'));
+  if (hasId && !isValidId(message.id)) return invalid(null, fail(CODE.INVALID_REQUEST, 'Invalid Request', 'invalid id'), method);
+  const params = message.params;
+  if (params !== undefined && !isPlainObject(params) && !Array.isArray(params)) {
+    return invalid(id, fail(CODE.INVALID_REQUEST, 'Invalid Request', 'params must be an object or an array'), method);
+  }
+  // Positional params cannot carry auth_token (the service only uses named params).
+  return { call: { id, notification: !hasId, method, params: isPlainObject(params) ? params : {} } };
+}
+
+/** Applies the wire-level response faults that change the message text. */
+function encodeResponse(response: RpcResponse, faults: SimulatorFaults): string {
+  let wire: Record<string, unknown> = { ...response };
+  if (faults.badErrorShape) wire = { jsonrpc: '2.0', id: response.id, error: response.error?.message ?? 'boom' };
+  if (faults.wrongId) wire.id = otherId(response.id);
+  if (faults.notJsonRpc) {
+    const payload = 'result' in wire ? wire.result : wire.error;
+    wire = { id: wire.id, data: payload };
+  }
+  const text = faults.notJson ? '<html><body><h1>502 Bad Gateway</h1></body></html>' : JSON.stringify(wire);
+  return padTo(text, faults.oversizeFrameBytes ?? 0);
+}
+
+function otherId(id: RpcId): RpcId {
+  if (typeof id === 'number') return id + 1_000_000;
+  if (typeof id === 'string') return `${id}-other`;
+  return 'unexpected';
+}
+
+/** Trailing whitespace keeps the JSON valid while making the frame as large as asked. */
+function padTo(text: string, bytes: number): string {
+  const missing = bytes - Buffer.byteLength(text);
+  return missing > 0 ? text + ' '.repeat(missing) : text;
+}
+
+// ---------------------------------------------------------------------------------------
+// The simulator
+// ---------------------------------------------------------------------------------------
+
+const ROLE_RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
+const MAX_PAYLOAD_BYTES = 1024 * 1024;
+const MAX_BODY_BYTES = 64 * 1024;
+const RATE_WINDOW_MS = 60_000;
+const MAX_COUNTED_METHODS = 256; // client-chosen names must not grow the stats without bound
+const MAX_METHOD_NAME = 100;
+const NOTIFY_BACKLOG_BYTES = 1024 * 1024; // a client that does not read is skipped, not buffered for
+const TRICKLE_PIECES = 8;
+
+const DEFAULT_CAMERAS: readonly SimCamera[] = [
+  { device: 'camera0', status: 'CONNECTED', name: 'Camera 0', resolution: '1920x1080', fps: 30 },
+  { device: 'camera1', status: 'DISCONNECTED', name: 'Camera 1', resolution: '1280x720', fps: 15 },
+];
+
+interface Credential {
+  role: Role;
+  method: 'jwt' | 'api_key';
+}
+
+interface Connection {
+  ws: WebSocket;
+  session?: Credential;
+  /** Accept times within the rate window; never longer than the limit. */
+  recent: number[];
+  /** Frames are handled one after the other, so `authenticate` settles before the next call. */
+  inbox: Promise<void>;
+  /** Writes are serialised, so a fragmented (trickled) message is never interleaved. */
+  outbox: Promise<void>;
+}
+
+class CameraServiceSimulator implements Simulator {
+  private readonly server: Server;
+  private readonly wss: WebSocketServer;
+  private readonly path: string;
+  private readonly secret: Uint8Array;
+  private readonly apiKeys: Map<string, Role>;
+  private readonly methodRoles: Map<string, Role>;
+  private readonly maxConnections: number;
+  private readonly rateLimitPerMinute: number;
+  private readonly notificationIntervalMs: number;
+  private faults: SimulatorFaults;
+  private cameras: SimCamera[];
+
+  private readonly clients = new Set<Connection>();
+  private readonly sockets = new Set<Duplex>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private notifyTimer: NodeJS.Timeout | undefined;
+  private notifyTick = 0;
+  private closing: Promise<void> | undefined;
+  private readonly startedAt = Date.now();
+  private host = '127.0.0.1';
+  private boundPort = 0;
+
+  private connectionsTotal = 0;
+  private requestsTotal = 0;
+  private readonly byMethod = new Map<string, number>();
+  private readonly executedByMethod = new Map<string, number>();
+
+  constructor(options: SimulatorOptions) {
+    if (typeof options.jwtSecret !== 'string' || options.jwtSecret.length === 0) {
+      throw new TypeError('jwtSecret is required');
+    }
+    this.path = options.path ?? '/ws';
+    this.secret = new TextEncoder().encode(options.jwtSecret);
+    this.apiKeys = new Map((options.apiKeys ?? []).map((k) => [k.key, k.role]));
+    this.methodRoles = new Map(Object.entries({ ...SIM_DEFAULT_METHOD_ROLES, ...options.methodRoles }));
+    this.maxConnections = options.maxConnections ?? 100;
+    this.rateLimitPerMinute = options.rateLimitPerMinute ?? 0;
+    this.notificationIntervalMs = options.notificationIntervalMs ?? 0;
+    this.faults = {};
+    this.setFaults(options.faults ?? {});
+    this.cameras = (options.cameras ?? DEFAULT_CAMERAS).map((c) => ({ ...c }));
+
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PAYLOAD_BYTES, perMessageDeflate: false });
+    this.server = createServer((req, res) => this.onHttpRequest(req, res));
+    this.server.on('connection', (socket) => this.track(socket));
+    this.server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+  get httpUrl(): string {
+    return `http://${this.host}:${this.boundPort}`;
+  }
+  get url(): string {
+    return `ws://${this.host}:${this.boundPort}${this.path}`;
+  }
+
+  async listen(host: string, port: number): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    this.boundPort = (this.server.address() as AddressInfo).port;
+    this.host = urlHost(host);
+    if (this.notificationIntervalMs > 0) {
+      this.notifyTimer = setInterval(() => this.broadcastStatus(), this.notificationIntervalMs);
+      this.notifyTimer.unref();
+    }
+  }
+
+  setFaults(faults: SimulatorFaults): void {
+    const checked = validateFaults(faults);
+    if ('error' in checked) throw new TypeError(checked.error);
+    this.faults = checked.faults;
+  }
+
+  getFaults(): SimulatorFaults {
+    return structuredClone(this.faults);
+  }
+
+  setCameras(cameras: SimCamera[]): void {
+    this.cameras = cameras.map((c) => ({ ...c }));
+  }
+
+  stats(): SimulatorStats {
+    return {
+      connections: this.connectionsTotal,
+      openConnections: this.clients.size,
+      requests: this.requestsTotal,
+      byMethod: Object.fromEntries(this.byMethod),
+      executedByMethod: Object.fromEntries(this.executedByMethod),
+    };
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private shutdown(): Promise<void> {
+    clearInterval(this.notifyTimer);
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    for (const ws of this.wss.clients) ws.terminate();
+    // Also covers hung upgrades and idle keep-alive HTTP sockets, which no one else owns.
+    for (const socket of this.sockets) socket.destroy();
+    return new Promise((resolve) => {
+      this.wss.close(() => this.server.close(() => resolve()));
+    });
+  }
+
+  // --- sockets, timers ----------------------------------------------------------------
+
+  private track(socket: Duplex): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    // Clients resetting the connection is routine for a fault simulator; ws and http report
+    // what matters to their own listeners, this only keeps an unhandled 'error' from crashing.
+    socket.on('error', () => undefined);
+  }
+
+  /** A timer close() can clear: nothing scheduled may outlive the simulator. */
+  private later(ms: number, fn: () => void): void {
+    if (this.closing) return;
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      fn();
+    }, ms);
+    this.timers.add(timer);
+  }
+
+  private delay(ms: number): Promise<void> {
+    return new Promise((resolve) => this.later(ms, resolve));
+  }
+
+  // --- WebSocket upgrade --------------------------------------------------------------
+
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const faults = this.faults;
+    if (this.closing) {
+      socket.destroy();
+      return;
+    }
+    if (faults.hangUpgrade) return; // the socket stays tracked, so close() destroys it
+    if (faults.upgradeStatus !== undefined) {
+      refuseUpgrade(socket, faults.upgradeStatus);
+      return;
+    }
+    const path = new URL(req.url ?? '/', 'http://simulator').pathname;
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      this.connectionsTotal += 1;
+      ws.on('error', () => undefined); // e.g. a frame over maxPayload: ws closes with 1009 itself
+      if (path !== this.path) closeWith(ws, 1008, 'wrong path');
+      else if (faults.closeAfterUpgrade !== undefined) closeWith(ws, faults.closeAfterUpgrade, 'closed by fault');
+      else if (this.clients.size >= this.maxConnections) closeWith(ws, 1013, 'too many connections');
+      else this.serve(ws);
+    });
+  }
+
+  private serve(ws: WebSocket): void {
+    const conn: Connection = { ws, recent: [], inbox: Promise.resolve(), outbox: Promise.resolve() };
+    this.clients.add(conn);
+    ws.on('close', () => this.clients.delete(conn));
+    ws.on('message', (data, isBinary) => {
+      conn.inbox = conn.inbox
+        .then(() => this.onFrame(conn, data, isBinary))
+        .catch(() => closeWith(ws, 1011, 'internal error')); // a bug: fail loudly, keep the chain alive
+    });
+  }
+
+  // --- requests -----------------------------------------------------------------------
+
+  private async onFrame(conn: Connection, data: RawData, isBinary: boolean): Promise<void> {
+    const faults = this.faults; // one consistent fault set per request
+    this.requestsTotal += 1;
+    const parsed = parseFrame(data, isBinary);
+    const method = 'call' in parsed ? parsed.call.method : parsed.method;
+    if (method !== undefined) bump(this.byMethod, method);
+
+    if (faults.silent) return;
+    if (faults.closeOnRequest !== undefined) {
+      closeWith(conn.ws, faults.closeOnRequest, 'closed by fault');
+      return;
+    }
+    if ('invalid' in parsed) {
+      this.respond(conn, parsed.invalid, method, faults);
+      return;
+    }
+    const { call } = parsed;
+    let outcome: Outcome;
+    try {
+      outcome = faults.rateLimited || this.overRateLimit(conn)
+        ? fail(CODE.RATE_LIMITED, 'Rate limit exceeded')
+        : await this.dispatch(conn, call, faults);
+    } catch (err) {
+      // A bug in the simulator: answer like a server would rather than kill the connection.
+      outcome = fail(CODE.INTERNAL_ERROR, 'Internal error', err instanceof Error ? err.message : String(err));
+    }
+    if ('result' in outcome) bump(this.executedByMethod, call.method);
+    if (!call.notification) this.respond(conn, toResponse(call.id, outcome), call.method, faults);
+  }
+
+  private overRateLimit(conn: Connection): boolean {
+    if (this.rateLimitPerMinute <= 0) return false;
+    const now = Date.now();
+    while (conn.recent.length > 0 && (conn.recent[0] ?? 0) <= now - RATE_WINDOW_MS) conn.recent.shift();
+    if (conn.recent.length >= this.rateLimitPerMinute) return true;
+    conn.recent.push(now);
+    return false;
+  }
+
+  private async dispatch(conn: Connection, call: Call, faults: SimulatorFaults): Promise<Outcome> {
+    if (call.method === 'authenticate') return this.authenticate(conn, call.params, faults);
+    const needed = this.methodRoles.get(call.method);
+    if (needed === undefined) return fail(CODE.METHOD_NOT_FOUND, 'Method not found');
+    const denied = await this.authorize(conn, call.params, needed, faults);
+    return denied ?? this.execute(call.method, call.params, faults);
+  }
+
+  /** Drift of a real deployment: a bad token on `authenticate` is -32003, not -32001. */
+  private async authenticate(conn: Connection, params: Record<string, unknown>, faults: SimulatorFaults): Promise<Outcome> {
+    const token = params.auth_token;
+    if (faults.exposeProtected) {
+      const credential = typeof token === 'string' ? await this.verify(token) : undefined;
+      // The regression answers like a success; the session is not kept, so clearing the
+      // fault restores a correct service on the same connection.
+      return { result: { authenticated: true, role: credential?.role ?? 'admin', auth_method: credential?.method ?? 'jwt' } };
+    }
+    if (token === undefined) return fail(CODE.AUTH, 'Authentication required');
+    const credential = typeof token === 'string' && !faults.refuseValidCredentials ? await this.verify(token) : undefined;
+    if (!credential) return fail(CODE.FORBIDDEN, 'Authentication failed');
+    conn.session = credential;
+    return { result: { authenticated: true, role: credential.role, auth_method: credential.method } };
+  }
+
+  /** Returns the refusal, or undefined when the call may run. A per-call token wins over the session. */
+  private async authorize(
+    conn: Connection,
+    params: Record<string, unknown>,
+    needed: Role,
+    faults: SimulatorFaults,
+  ): Promise<Outcome | undefined> {
+    if (faults.exposeProtected) return undefined;
+    let role: Role;
+    if (params.auth_token !== undefined) {
+      const token = params.auth_token;
+      const credential = typeof token === 'string' && !faults.refuseValidCredentials ? await this.verify(token) : undefined;
+      if (!credential) return fail(CODE.AUTH, 'Authentication failed');
+      role = credential.role;
+    } else if (conn.session) {
+      if (faults.refuseValidCredentials) return fail(CODE.AUTH, 'Authentication failed');
+      role = conn.session.role;
+    } else {
+      return fail(CODE.AUTH, 'Authentication required');
+    }
+    if (ROLE_RANK[role] < ROLE_RANK[needed]) {
+      return fail(CODE.FORBIDDEN, 'Insufficient permissions', { required_role: needed, role });
+    }
+    return undefined;
+  }
+
+  /** An API key, or a JWT with every documented claim. Never logs or echoes the token. */
+  private async verify(token: string): Promise<Credential | undefined> {
+    const keyRole = this.apiKeys.get(token);
+    if (keyRole) return { role: keyRole, method: 'api_key' };
+    try {
+      const { payload } = await jwtVerify(token, this.secret, { algorithms: ['HS256'] });
+      const { user_id: userId, role, iat, exp } = payload;
+      if (typeof userId !== 'string' || !isRole(role) || typeof iat !== 'number' || typeof exp !== 'number') {
+        return undefined;
+      }
+      return { role, method: 'jwt' };
+    } catch {
+      // Forged, expired, unsigned or malformed: the caller answers "Authentication failed",
+      // which is all a real deployment says.
+      return undefined;
+    }
+  }
+
+  private execute(method: string, params: Record<string, unknown>, faults: SimulatorFaults): Outcome {
+    switch (method) {
+      case 'ping':
+        return { result: 'pong' };
+      case 'get_camera_list':
+        return { result: this.cameraList(faults) };
+      case 'get_camera_status':
+        return this.cameraStatus(params);
+      default:
+        return { result: plausibleResult(method, params, this) };
+    }
+  }
+
+  private cameraList(faults: SimulatorFaults): unknown {
+    const cameras = this.cameras.map(cameraView);
+    const connected = cameras.filter((c) => c.status === 'CONNECTED').length;
+    // The contract says total === cameras.length; the fault breaks exactly that.
+    const total = faults.malformedCameraList ? cameras.length + 1 : cameras.length;
+    return { cameras, total, connected };
+  }
+
+  private cameraStatus(params: Record<string, unknown>): Outcome {
+    const device = params.device;
+    if (typeof device !== 'string') return fail(CODE.INVALID_PARAMS, 'Invalid params', 'device is required');
+    const camera = this.cameras.find((c) => c.device === device);
+    if (!camera) return fail(CODE.CAMERA_NOT_FOUND, 'Camera not found', { device });
+    return { result: cameraView(camera) };
+  }
+
+  /** Used by plausibleResult for admin methods. */
+  vitals(): { uptime: number; connections: number; requests: number; cameras: number } {
+    return {
+      uptime: Math.round((Date.now() - this.startedAt) / 1000),
+      connections: this.clients.size,
+      requests: this.requestsTotal,
+      cameras: this.cameras.length,
+    };
+  }
+
+  // --- responses and notifications ------------------------------------------------------
+
+  private respond(conn: Connection, response: RpcResponse, method: string | undefined, faults: SimulatorFaults): void {
+    const perMethod = method !== undefined && faults.methodLatencyMs && Object.hasOwn(faults.methodLatencyMs, method)
+      ? (faults.methodLatencyMs[method] ?? 0)
+      : 0;
+    const wait = (faults.latencyMs ?? 0) + perMethod;
+    // Latency delays only this response: later requests on the connection are not held up.
+    const send = (): void => this.enqueue(conn, () => this.writeResponse(conn, response, faults));
+    if (wait > 0) this.later(wait, send);
+    else send();
+  }
+
+  private enqueue(conn: Connection, write: () => Promise<void> | void): void {
+    conn.outbox = conn.outbox.then(write).catch(() => closeWith(conn.ws, 1011, 'internal error'));
+  }
+
+  private async writeResponse(conn: Connection, response: RpcResponse, faults: SimulatorFaults): Promise<void> {
+    for (let i = 0; i < (faults.notificationFlood ?? 0); i += 1) {
+      sendText(conn.ws, JSON.stringify(this.statusNotification(i)));
+    }
+    const text = encodeResponse(response, faults);
+    const copies = faults.duplicateResponse ? 2 : 1;
+    for (let i = 0; i < copies; i += 1) await this.writeFrame(conn.ws, text, faults);
+  }
+
+  private async writeFrame(ws: WebSocket, text: string, faults: SimulatorFaults): Promise<void> {
+    const binary = faults.binaryFrame === true;
+    const trickleMs = faults.trickleMs ?? 0;
+    if (trickleMs <= 0) {
+      if (ws.readyState === WebSocket.OPEN) ws.send(binary ? Buffer.from(text) : text, { binary });
+      return;
+    }
+    const pieces = splitInPieces(Buffer.from(text), TRICKLE_PIECES);
+    for (const [i, piece] of pieces.entries()) {
+      if (ws.readyState !== WebSocket.OPEN) return;
+      const fin = i === pieces.length - 1;
+      ws.send(piece, { binary, fin });
+      if (!fin) await this.delay(trickleMs);
+    }
+  }
+
+  private statusNotification(n: number): unknown {
+    const camera = this.cameras.length > 0 ? this.cameras[n % this.cameras.length] : undefined;
+    const params = camera
+      ? { device: camera.device, status: camera.status, name: camera.name ?? camera.device }
+      : { device: 'camera0', status: 'DISCONNECTED' };
+    return { jsonrpc: '2.0', method: 'camera_status_update', params: { ...params, timestamp: new Date().toISOString() } };
+  }
+
+  private broadcastStatus(): void {
+    const text = JSON.stringify(this.statusNotification(this.notifyTick));
+    this.notifyTick += 1;
+    for (const conn of this.clients) {
+      if (conn.ws.bufferedAmount > NOTIFY_BACKLOG_BYTES) continue;
+      this.enqueue(conn, () => sendText(conn.ws, text));
+    }
+  }
+
+  // --- plain HTTP -----------------------------------------------------------------------
+
+  private onHttpRequest(req: IncomingMessage, res: ServerResponse): void {
+    const path = new URL(req.url ?? '/', 'http://simulator').pathname;
+    const route = `${req.method ?? 'GET'} ${path}`;
+    switch (route) {
+      case 'GET /health/ready': {
+        const ready = !this.faults.healthNotReady && this.faults.upgradeStatus !== 503;
+        sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not_ready' });
+        return;
+      }
+      case 'GET /health/system':
+        sendJson(res, 200, { status: 'healthy', uptime: this.vitals().uptime, connections: this.clients.size });
+        return;
+      case 'GET /control/faults':
+        sendJson(res, 200, this.faults);
+        return;
+      case 'PUT /control/faults':
+        readBody(req, res, (body) => this.putFaults(body, res));
+        return;
+      default:
+        sendJson(res, 404, { error: 'not found' });
+    }
+  }
+
+  private putFaults(body: string, res: ServerResponse): void {
+    let input: unknown;
+    try {
+      input = JSON.parse(body);
+    } catch {
+      sendJson(res, 400, { error: 'body must be JSON' });
+      return;
+    }
+    const checked = validateFaults(input);
+    if ('error' in checked) {
+      sendJson(res, 400, { error: checked.error });
+      return;
+    }
+    this.faults = checked.faults;
+    sendJson(res, 200, this.faults);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Small helpers
+// ---------------------------------------------------------------------------------------
+
+function cameraView(camera: SimCamera): {
+  device: string;
+  status: SimCamera['status'];
+  name: string;
+  resolution: string;
+  fps: number;
+  streams: { rtsp: string; webrtc: string; hls: string };
+} {
+  const stream = encodeURIComponent(camera.device.replace(/^\/dev\//, ''));
+  return {
+    device: camera.device,
+    status: camera.status,
+    name: camera.name ?? camera.device,
+    resolution: camera.resolution ?? '1920x1080',
+    fps: camera.fps ?? 30,
+    streams: {
+      rtsp: `rtsp://127.0.0.1:8554/${stream}`,
+      webrtc: `http://127.0.0.1:8889/${stream}/`,
+      hls: `http://127.0.0.1:8888/${stream}/`,
+    },
+  };
+}
+
+/**
+ * Small plausible answers, enough for a probe to see that a protected method answered.
+ * Side-effect methods only pretend: nothing is recorded, deleted or changed.
+ */
+function plausibleResult(
+  method: string,
+  params: Record<string, unknown>,
+  sim: { vitals(): { uptime: number; connections: number; requests: number; cameras: number } },
+): unknown {
+  const device = typeof params.device === 'string' ? params.device : 'camera0';
+  const now = new Date().toISOString();
+  switch (method) {
+    case 'list_recordings':
+    case 'list_snapshots':
+      return { files: [], total: 0, limit: 100, offset: 0 };
+    case 'get_streams':
+      return [];
+    case 'get_recording_info':
+      return { filename: typeof params.filename === 'string' ? params.filename : 'unknown', file_size: 0, duration: 0, created_time: now };
+    case 'take_snapshot':
+      return { device, filename: `snapshot_${Date.now()}.jpg`, status: 'ok', timestamp: now };
+    case 'start_recording':
+      return { device, status: 'RECORDING', start_time: now };
+    case 'stop_recording':
+      return { device, status: 'STOPPED', end_time: now };
+    case 'get_metrics': {
+      const d = sim.vitals();
+      return { active_connections: d.connections, total_requests: d.requests, average_response_time: 1, error_rate: 0 };
+    }
+    case 'get_status':
+      return { status: 'healthy', uptime: sim.vitals().uptime, version: 'simulator' };
+    case 'get_server_info':
+      return { name: 'camera-service-simulator', version: 'simulator', capabilities: ['snapshots', 'recordings'] };
+    case 'get_storage_info':
+      return { total_space: 1e11, used_space: 1e10, available_space: 9e10, usage_percentage: 10 };
+    default:
+      return { status: 'ok' };
+  }
+}
+
+function refuseUpgrade(socket: Duplex, status: number): void {
+  const reason = STATUS_CODES[status] ?? 'Error';
+  const body = JSON.stringify({ error: reason });
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
+
+/** 1006 cannot be sent in a close frame: it means dropping the connection abruptly. */
+function closeWith(ws: WebSocket, code: number, reason: string): void {
+  if (code === 1006) ws.terminate();
+  else if (ws.readyState === WebSocket.OPEN) ws.close(code, reason);
+}
+
+function isSendableCloseCode(code: number): boolean {
+  return (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999);
+}
+
+function sendText(ws: WebSocket, text: string): void {
+  if (ws.readyState === WebSocket.OPEN) ws.send(text);
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** Reads a body of at most MAX_BODY_BYTES, answering 413 beyond. */
+function readBody(req: IncomingMessage, res: ServerResponse, onBody: (body: string) => void): void {
+  const tooLarge = (): void => {
+    res.setHeader('connection', 'close');
+    sendJson(res, 413, { error: `body larger than ${MAX_BODY_BYTES} bytes` });
+  };
+  if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) {
+    tooLarge();
+    return;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const onData = (chunk: Buffer): void => {
+    size += chunk.length;
+    if (size <= MAX_BODY_BYTES) {
+      chunks.push(chunk);
+      return;
+    }
+    req.off('data', onData);
+    req.resume(); // drain without keeping anything; 'connection: close' ends the socket after
+    tooLarge();
+  };
+  req.on('data', onData);
+  req.on('end', () => {
+    if (size <= MAX_BODY_BYTES) onBody(Buffer.concat(chunks).toString('utf8'));
+  });
+}
+
+function bump(counts: Map<string, number>, method: string): void {
+  let key = method.length > MAX_METHOD_NAME ? method.slice(0, MAX_METHOD_NAME) : method;
+  if (!counts.has(key) && counts.size >= MAX_COUNTED_METHODS) key = '(other)';
+  counts.set(key, (counts.get(key) ?? 0) + 1);
+}
+
+function splitInPieces(data: Buffer, maxPieces: number): Buffer[] {
+  const size = Math.max(1, Math.ceil(data.length / maxPieces));
+  const pieces: Buffer[] = [];
+  for (let offset = 0; offset < data.length; offset += size) pieces.push(data.subarray(offset, offset + size));
+  return pieces.length > 0 ? pieces : [data];
+}
+
+function rawToBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
+
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isValidId(value: unknown): value is RpcId {
+  return value === null || typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value));
+}
+
+function isRole(value: unknown): value is Role {
+  return value === 'viewer' || value === 'operator' || value === 'admin';
+}

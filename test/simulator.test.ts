@@ -1,0 +1,628 @@
+import { describe, test } from 'node:test';
+import type { TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect } from 'node:net';
+import type { Socket } from 'node:net';
+import { SignJWT } from 'jose';
+import { WebSocket } from 'ws';
+import { startSimulator } from '../src/simulator/simulator.js';
+import type { Simulator, SimulatorOptions } from '../src/simulator/simulator.js';
+
+const SECRET = 'simulator-test-secret-0123456789abcdef';
+const API_KEY = 'sim-api-key-operator';
+
+// --- helpers -----------------------------------------------------------------------------
+
+type Json = Record<string, unknown>;
+interface Frame {
+  text: string;
+  isBinary: boolean;
+}
+
+/**
+ * A raw `ws` client. Answers to pending calls are matched by id; every other frame
+ * (notifications, stray or corrupted answers) is queued, so tests wait on events, never sleep.
+ */
+class TestClient {
+  private readonly frames: Frame[] = [];
+  private readonly waiters: ((frame: Frame) => void)[] = [];
+  private readonly pending = new Map<unknown, (message: Json) => void>();
+  private nextId = 1;
+  readonly notifications: Json[] = [];
+
+  constructor(readonly ws: WebSocket) {
+    ws.on('error', () => undefined); // failures are asserted through 'close' and call results
+    ws.on('message', (data, isBinary) => {
+      const frame = { text: Buffer.isBuffer(data) ? data.toString('utf8') : String(data), isBinary };
+      const message = parseObject(frame.text);
+      const answer = message && this.pending.get(message.id);
+      if (message && answer) {
+        this.pending.delete(message.id);
+        answer(message);
+        return;
+      }
+      if (message && !('id' in message)) this.notifications.push(message);
+      const waiter = this.waiters.shift();
+      if (waiter) waiter(frame);
+      else this.frames.push(frame);
+    });
+  }
+
+  /** Frames received and not yet read. */
+  queued(): number {
+    return this.frames.length;
+  }
+
+  nextFrame(): Promise<Frame> {
+    const frame = this.frames.shift();
+    return frame ? Promise.resolve(frame) : new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  async nextJson(): Promise<Json> {
+    return JSON.parse((await this.nextFrame()).text) as Json;
+  }
+
+  send(message: unknown): void {
+    this.ws.send(typeof message === 'string' ? message : JSON.stringify(message));
+  }
+
+  /** Sends a request and resolves with the answer carrying its id. */
+  call(method: string, params?: Json): Promise<Json> {
+    const id = this.nextId++;
+    const answered = new Promise<Json>((resolve) => this.pending.set(id, resolve));
+    this.send(params === undefined ? { jsonrpc: '2.0', method, id } : { jsonrpc: '2.0', method, params, id });
+    return answered;
+  }
+
+  /** Resolves once the server has read everything sent before (a WebSocket ping round trip). */
+  async flush(): Promise<void> {
+    const pong = once(this.ws, 'pong');
+    this.ws.ping();
+    await pong;
+  }
+
+  closed(): Promise<number> {
+    if (this.ws.readyState === WebSocket.CLOSED) return Promise.resolve(-1);
+    // Not events.once: it would reject on the 'error' that precedes some closes.
+    return new Promise((resolve) => this.ws.once('close', (code: number) => resolve(code)));
+  }
+}
+
+function parseObject(text: string): Json | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Json) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function sim(t: TestContext, options: Partial<SimulatorOptions> = {}): Promise<Simulator> {
+  const s = await startSimulator({ jwtSecret: SECRET, apiKeys: [{ key: API_KEY, role: 'operator' }], ...options });
+  t.after(() => s.close());
+  return s;
+}
+
+/** A client that may be closed by the server at once: does not wait for 'open'. */
+function rawClient(t: TestContext, url: string, options: ConstructorParameters<typeof WebSocket>[2] = {}): TestClient {
+  const client = new TestClient(new WebSocket(url, options));
+  t.after(async () => {
+    if (client.ws.readyState === WebSocket.CLOSED) return;
+    const closed = client.closed();
+    client.ws.terminate();
+    await closed;
+  });
+  return client;
+}
+
+async function open(t: TestContext, s: Simulator, path = ''): Promise<TestClient> {
+  const client = rawClient(t, s.url + path);
+  await once(client.ws, 'open');
+  return client;
+}
+
+const now = (): number => Math.floor(Date.now() / 1000);
+
+function claims(role: string): Json {
+  return { user_id: 'probe', role, iat: now(), exp: now() + 300 };
+}
+
+function mint(payload: Json, secret = SECRET): Promise<string> {
+  return new SignJWT(payload).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode(secret));
+}
+
+function unsignedToken(payload: Json): string {
+  const part = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url');
+  return `${part({ alg: 'none', typ: 'JWT' })}.${part(payload)}.`;
+}
+
+function errorCode(response: Json): number | undefined {
+  return (response.error as { code?: number } | undefined)?.code;
+}
+
+// --- authentication and methods ----------------------------------------------------------------
+
+describe('authentication', () => {
+  test('ping needs auth, then answers pong with a session and with a per-call token', async (t) => {
+    const s = await sim(t);
+    const c = await open(t, s);
+    const anonymous = await c.call('ping');
+    assert.equal(errorCode(anonymous), -32001);
+    assert.equal((anonymous.error as Json).message, 'Authentication required');
+
+    const viewer = await mint(claims('viewer'));
+    assert.equal((await c.call('ping', { auth_token: viewer })).result, 'pong');
+
+    const auth = await c.call('authenticate', { auth_token: viewer });
+    assert.deepEqual(auth.result, { authenticated: true, role: 'viewer', auth_method: 'jwt' });
+    assert.equal((await c.call('ping')).result, 'pong');
+  });
+
+  test('an API key authenticates with its role', async (t) => {
+    const s = await sim(t);
+    const c = await open(t, s);
+    const auth = await c.call('authenticate', { auth_token: API_KEY });
+    assert.deepEqual(auth.result, { authenticated: true, role: 'operator', auth_method: 'api_key' });
+    assert.equal((await c.call('take_snapshot', { device: 'camera0' })).error, undefined);
+    assert.equal(errorCode(await c.call('get_metrics')), -32003);
+  });
+
+  test('a JWT missing any required claim, or with an unknown role, is refused', async (t) => {
+    const s = await sim(t);
+    const c = await open(t, s);
+    for (const claim of ['user_id', 'role', 'iat', 'exp']) {
+      const payload = claims('admin');
+      delete payload[claim];
+      const token = await mint(payload);
+      assert.equal(errorCode(await c.call('authenticate', { auth_token: token })), -32003, claim);
+      assert.equal(errorCode(await c.call('ping', { auth_token: token })), -32001, claim);
+    }
+    const superuser = await mint(claims('superuser'));
+    assert.equal(errorCode(await c.call('authenticate', { auth_token: superuser })), -32003);
+    assert.equal(errorCode(await c.call('ping')), -32001, 'no session was opened');
+  });
+
+  test('expired, forged, alg:none and malformed tokens get -32003 on authenticate, -32001 per call', async (t) => {
+    const s = await sim(t);
+    const c = await open(t, s);
+    const bad: Record<string, string> = {
+      expired: await mint({ ...claims('admin'), iat: now() - 600, exp: now() - 300 }),
+      forged: await mint(claims('admin'), 'not-the-secret'),
+      algNone: unsignedToken(claims('admin')),
+      malformed: 'not.a.jwt',
+      empty: '',
+    };
+    for (const [kind, token] of Object.entries(bad)) {
+      const auth = await c.call('authenticate', { auth_token: token });
+      assert.equal(errorCode(auth), -32003, kind);
+      assert.equal((auth.error as Json).message, 'Authentication failed', kind);
+      assert.equal(errorCode(await c.call('get_camera_list', { auth_token: token })), -32001, kind);
+    }
+    assert.equal(errorCode(await c.call('ping', { auth_token: 42 })), -32001, 'non-string token');
+  });
+
+  test('roles are enforced, and a per-call token wins over the session', async (t) => {
+    const s = await sim(t);
+    const c = await open(t, s);
+    const [viewer, operator, admin] = await Promise.all([mint(claims('viewer')), mint(claims('operator')), mint(claims('admin'))]);
+    const denied = await c.call('take_snapshot', { auth_token: viewer, device: 'camera0' });
+    assert.equal(errorCode(denied), -32003);
+    assert.equal((denied.error as Json).message, 'Insufficient permissions');
+    assert.equal(errorCode(await c.call('get_metrics', { auth_token: operator })), -32003);
+    assert.ok('result' in (await c.call('take_snapshot', { auth_token: operator, device: 'camera0' })));
+    assert.ok('result' in (await c.call('get_metrics', { auth_token: admin })));
+
+    await c.call('authenticate', { auth_token: admin });
+    assert.equal(errorCode(await c.call('get_metrics', { auth_token: viewer })), -32003, 'viewer token beats admin session');
+    assert.equal(errorCode(await c.call('get_metrics', { auth_token: 'forged' })), -32001, 'bad token beats session');
+    assert.ok('result' in (await c.call('get_metrics')));
+  });
+
+  test('methodRoles overrides one entry of the documented matrix', async (t) => {
+    const s = await sim(t, { methodRoles: { get_recording_info: 'admin' } });
+    const c = await open(t, s);
+    await c.call('authenticate', { auth_token: await mint(claims('viewer')) });
+    assert.equal(errorCode(await c.call('get_recording_info', { filename: 'x.mp4' })), -32003);
+    assert.ok('result' in (await c.call('list_recordings')));
+  });
+});
+
+describe('methods', () => {
+  test('get_camera_list is consistent, an empty list is healthy, get_camera_status finds cameras', async (t) => {
+    const s = await sim(t);
+    const c = await open(t, s);
+    await c.call('authenticate', { auth_token: await mint(claims('viewer')) });
+    const list = (await c.call('get_camera_list')).result as { cameras: Json[]; total: number; connected: number };
+    assert.equal(list.total, list.cameras.length);
+    assert.equal(list.total, 2);
+    assert.equal(list.connected, list.cameras.filter((cam) => cam.status === 'CONNECTED').length);
+    assert.equal(list.connected, 1);
+    for (const camera of list.cameras) {
+      assert.deepEqual(Object.keys(camera.streams as Json).sort(), ['hls', 'rtsp', 'webrtc']);
+      assert.equal(typeof camera.fps, 'number');
+    }
+    assert.equal(((await c.call('get_camera_status', { device: 'camera1' })).result as Json).status, 'DISCONNECTED');
+    assert.equal(errorCode(await c.call('get_camera_status', { device: 'camera9' })), -32004);
+    assert.equal(errorCode(await c.call('get_camera_status')), -32602);
+
+    s.setCameras([]);
+    assert.deepEqual((await c.call('get_camera_list')).result, { cameras: [], total: 0, connected: 0 });
+  });
+
+  test('JSON-RPC errors: parse, batch, invalid request, unknown method; notifications get no answer', async (t) => {
+    const s = await sim(t);
+    const c = await open(t, s);
+    c.send('{not json');
+    assert.deepEqual(await c.nextJson(), { jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error' } });
+    c.send([{ jsonrpc: '2.0', method: 'ping', id: 1 }]);
+    assert.equal(errorCode(await c.nextJson()), -32600);
+    c.send({ method: 'ping', id: 7 });
+    const noVersion = await c.nextJson();
+    assert.equal(errorCode(noVersion), -32600);
+    assert.equal(noVersion.id, 7);
+    c.send({ jsonrpc: '2.0', id: 8 });
+    assert.equal(errorCode(await c.nextJson()), -32600);
+    assert.equal(errorCode(await c.call('no_such_method')), -32601);
+
+    c.send({ jsonrpc: '2.0', method: 'ping' }); // a notification: must get no answer
+    const answer = await c.call('ping');
+    assert.equal(errorCode(answer), -32001);
+    assert.equal(c.queued(), 0, 'nothing answered the notification');
+  });
+
+  test('periodic notifications are interleaved with responses', async (t) => {
+    const s = await sim(t, { notificationIntervalMs: 5 });
+    const c = await open(t, s);
+    const first = await c.nextJson();
+    assert.equal(first.method, 'camera_status_update');
+    assert.equal(first.id, undefined);
+    assert.ok(['camera0', 'camera1'].includes((first.params as Json).device as string));
+    const viewer = await mint(claims('viewer'));
+    s.setFaults({ latencyMs: 30 }); // leaves time for notifications to arrive before the answer
+    assert.equal((await c.call('ping', { auth_token: viewer })).result, 'pong');
+    assert.ok(c.notifications.every((n) => n.method === 'camera_status_update'));
+  });
+});
+
+// --- faults ------------------------------------------------------------------------------------
+
+describe('faults', () => {
+  test('exposeProtected answers every method whatever the credential', async (t) => {
+    const s = await sim(t, { faults: { exposeProtected: true } });
+    const c = await open(t, s);
+    assert.ok('result' in (await c.call('get_metrics')), 'no token');
+    assert.ok('result' in (await c.call('take_snapshot', { auth_token: unsignedToken(claims('admin')) })), 'alg none');
+    assert.ok('result' in (await c.call('delete_recording', { auth_token: await mint(claims('viewer')) })), 'too low');
+    const auth = await c.call('authenticate', { auth_token: await mint(claims('admin'), 'forged') });
+    assert.equal((auth.result as Json).authenticated, true);
+    assert.equal(s.stats().executedByMethod.take_snapshot, 1);
+
+    s.setFaults({});
+    assert.equal(errorCode(await c.call('get_metrics')), -32001, 'the forged session was not kept');
+  });
+
+  test('refuseValidCredentials refuses a valid token: -32003 on authenticate, -32001 per call and session', async (t) => {
+    const s = await sim(t);
+    const c = await open(t, s);
+    const admin = await mint(claims('admin'));
+    await c.call('authenticate', { auth_token: admin });
+    s.setFaults({ refuseValidCredentials: true });
+    assert.equal(errorCode(await c.call('authenticate', { auth_token: admin })), -32003);
+    assert.equal(errorCode(await c.call('ping', { auth_token: API_KEY })), -32001);
+    assert.equal(errorCode(await c.call('ping')), -32001);
+  });
+
+  test('malformedCameraList breaks total', async (t) => {
+    const s = await sim(t, { faults: { malformedCameraList: true } });
+    const c = await open(t, s);
+    const list = (await c.call('get_camera_list', { auth_token: API_KEY })).result as { cameras: unknown[]; total: number };
+    assert.notEqual(list.total, list.cameras.length);
+  });
+
+  test('latencyMs delays every answer; methodLatencyMs only the named methods', async (t) => {
+    const s = await sim(t, { faults: { latencyMs: 40 } });
+    const c = await open(t, s);
+    const started = performance.now();
+    assert.equal(errorCode(await c.call('ping')), -32001);
+    assert.ok(performance.now() - started >= 38, 'latency applies to errors too');
+
+    s.setFaults({ methodLatencyMs: { get_camera_list: 10_000 } });
+    const slow = c.call('get_camera_list', { auth_token: API_KEY });
+    const fast = await c.call('ping', { auth_token: API_KEY });
+    assert.equal(fast.result, 'pong', 'ping is answered while get_camera_list waits');
+    let settled = false;
+    void slow.then(() => (settled = true), () => (settled = true));
+    await c.flush();
+    assert.equal(settled, false);
+  });
+
+  test('rateLimited answers -32002; rateLimitPerMinute limits per connection', async (t) => {
+    const s = await sim(t, { faults: { rateLimited: true } });
+    const c = await open(t, s);
+    assert.equal(errorCode(await c.call('ping', { auth_token: API_KEY })), -32002);
+
+    const limited = await sim(t, { rateLimitPerMinute: 3 });
+    const a = await open(t, limited);
+    for (let i = 0; i < 3; i += 1) assert.equal((await a.call('ping', { auth_token: API_KEY })).result, 'pong');
+    assert.equal(errorCode(await a.call('ping', { auth_token: API_KEY })), -32002);
+    const b = await open(t, limited);
+    assert.equal((await b.call('ping', { auth_token: API_KEY })).result, 'pong', 'another connection has its own budget');
+  });
+
+  test('silent never answers', async (t) => {
+    const s = await sim(t, { faults: { silent: true } });
+    const c = await open(t, s);
+    c.send({ jsonrpc: '2.0', method: 'ping', params: { auth_token: API_KEY }, id: 'lost' });
+    await c.flush(); // the server has read the request while silent
+    s.setFaults({});
+    const answer = await c.call('ping', { auth_token: API_KEY });
+    assert.equal(answer.result, 'pong');
+    assert.equal(c.queued(), 0, 'the first request was never answered');
+    assert.equal(s.stats().byMethod.ping, 2);
+  });
+
+  test('notJson, notJsonRpc, wrongId, badErrorShape, binaryFrame corrupt the answer', async (t) => {
+    const s = await sim(t);
+    const c = await open(t, s);
+    const request = (id: number): Json => ({ jsonrpc: '2.0', method: 'ping', params: { auth_token: API_KEY }, id });
+
+    s.setFaults({ notJson: true });
+    c.send(request(1));
+    const notJson = await c.nextFrame();
+    assert.throws(() => JSON.parse(notJson.text), SyntaxError);
+
+    s.setFaults({ notJsonRpc: true });
+    c.send(request(2));
+    const notRpc = await c.nextJson();
+    assert.equal(notRpc.jsonrpc, undefined);
+    assert.ok(!('result' in notRpc) && !('error' in notRpc));
+
+    s.setFaults({ wrongId: true });
+    c.send(request(3));
+    const wrong = await c.nextJson();
+    assert.notEqual(wrong.id, 3);
+    assert.equal(wrong.result, 'pong');
+
+    s.setFaults({ badErrorShape: true });
+    c.send(request(4));
+    assert.equal(typeof (await c.nextJson()).error, 'string');
+
+    s.setFaults({ binaryFrame: true });
+    c.send(request(5));
+    const binary = await c.nextFrame();
+    assert.equal(binary.isBinary, true);
+    assert.equal(JSON.parse(binary.text).result, 'pong');
+  });
+
+  test('duplicateResponse, oversizeFrameBytes and notificationFlood', async (t) => {
+    const s = await sim(t, { faults: { duplicateResponse: true } });
+    const c = await open(t, s);
+    const first = await c.call('ping', { auth_token: API_KEY });
+    assert.deepEqual(await c.nextJson(), first);
+
+    s.setFaults({ oversizeFrameBytes: 200_000 });
+    c.send({ jsonrpc: '2.0', method: 'ping', params: { auth_token: API_KEY }, id: 'big' });
+    const big = await c.nextFrame();
+    assert.equal(Buffer.byteLength(big.text), 200_000);
+    assert.equal(JSON.parse(big.text).result, 'pong');
+
+    s.setFaults({ notificationFlood: 5 });
+    c.send({ jsonrpc: '2.0', method: 'ping', params: { auth_token: API_KEY }, id: 'flood' });
+    for (let i = 0; i < 5; i += 1) assert.equal((await c.nextJson()).method, 'camera_status_update');
+    assert.equal((await c.nextJson()).id, 'flood');
+  });
+
+  test('trickleMs fragments the answer into continuation frames', async (t) => {
+    const s = await sim(t, { faults: { trickleMs: 5 } });
+    const frames = await rawExchange(s, JSON.stringify({ jsonrpc: '2.0', method: 'ping', params: { auth_token: API_KEY }, id: 1 }));
+    assert.ok(frames.length > 1, `${frames.length} frame(s)`);
+    assert.equal(frames[0]?.opcode, 1, 'first fragment is a text frame');
+    assert.ok(frames.slice(1).every((f) => f.opcode === 0), 'then continuation frames');
+    assert.deepEqual(frames.map((f) => f.fin), [...frames.slice(1).map(() => false), true]);
+    const text = Buffer.concat(frames.map((f) => f.payload)).toString('utf8');
+    assert.equal(JSON.parse(text).result, 'pong');
+  });
+
+  test('closeOnRequest closes with the code instead of answering', async (t) => {
+    const s = await sim(t, { faults: { closeOnRequest: 1011 } });
+    const c = await open(t, s);
+    const closed = c.closed();
+    c.send({ jsonrpc: '2.0', method: 'ping', id: 1 });
+    assert.equal(await closed, 1011);
+  });
+
+  test('closeAfterUpgrade closes right after the upgrade; 1006 drops the connection', async (t) => {
+    const s = await sim(t, { faults: { closeAfterUpgrade: 1013 } });
+    assert.equal(await rawClient(t, s.url).closed(), 1013);
+    s.setFaults({ closeAfterUpgrade: 1006 });
+    assert.equal(await rawClient(t, s.url).closed(), 1006);
+  });
+
+  test('upgradeStatus refuses the upgrade with the HTTP status; 503 also makes /health/ready fail', async (t) => {
+    const s = await sim(t, { faults: { upgradeStatus: 401 } });
+    const c = rawClient(t, s.url);
+    const [error] = (await once(c.ws, 'error')) as [Error];
+    assert.match(error.message, /Unexpected server response: 401/);
+    assert.equal((await fetch(`${s.httpUrl}/health/ready`)).status, 200);
+    s.setFaults({ upgradeStatus: 503 });
+    const ready = await fetch(`${s.httpUrl}/health/ready`);
+    assert.equal(ready.status, 503);
+    assert.deepEqual(await ready.json(), { status: 'not_ready' });
+  });
+
+  test('hangUpgrade never answers the upgrade (a client deadline is the only way out)', async (t) => {
+    const s = await sim(t, { faults: { hangUpgrade: true } });
+    const c = rawClient(t, s.url, { handshakeTimeout: 100 });
+    const [error] = (await once(c.ws, 'error')) as [Error];
+    assert.match(error.message, /handshake has timed out/);
+    assert.equal(s.stats().connections, 0);
+  });
+
+  test('setFaults rejects unknown or ill-typed faults; getFaults returns a copy', async (t) => {
+    const s = await sim(t);
+    assert.throws(() => s.setFaults({ nope: true } as never), /unknown fault "nope"/);
+    assert.throws(() => s.setFaults({ latencyMs: -1 }), /fault "latencyMs" must be/);
+    assert.throws(() => s.setFaults({ closeOnRequest: 1005 }), /fault "closeOnRequest"/);
+    s.setFaults({ methodLatencyMs: { ping: 5 } });
+    s.getFaults().methodLatencyMs!.ping = 99;
+    assert.deepEqual(s.getFaults(), { methodLatencyMs: { ping: 5 } });
+  });
+});
+
+// --- connections, HTTP, stats, close --------------------------------------------------------
+
+describe('connections and HTTP', () => {
+  test('a wrong path is closed with 1008; past maxConnections with 1013', async (t) => {
+    const s = await sim(t, { maxConnections: 1 });
+    assert.equal(await rawClient(t, `ws://127.0.0.1:${s.port}/other`).closed(), 1008);
+    const first = await open(t, s);
+    assert.equal(await rawClient(t, s.url).closed(), 1013);
+    assert.equal((await first.call('ping', { auth_token: API_KEY })).result, 'pong');
+    assert.equal(s.stats().openConnections, 1);
+  });
+
+  test('health and control endpoints', async (t) => {
+    const s = await sim(t);
+    assert.deepEqual(await (await fetch(`${s.httpUrl}/health/ready`)).json(), { status: 'ready' });
+    const system = await fetch(`${s.httpUrl}/health/system`);
+    assert.equal(system.status, 200);
+    assert.equal(((await system.json()) as Json).status, 'healthy');
+
+    const put = await fetch(`${s.httpUrl}/control/faults`, { method: 'PUT', body: JSON.stringify({ healthNotReady: true, latencyMs: 5 }) });
+    assert.equal(put.status, 200);
+    assert.deepEqual(s.getFaults(), { healthNotReady: true, latencyMs: 5 });
+    assert.deepEqual(await (await fetch(`${s.httpUrl}/control/faults`)).json(), { healthNotReady: true, latencyMs: 5 });
+    assert.equal((await fetch(`${s.httpUrl}/health/ready`)).status, 503);
+
+    const unknown = await fetch(`${s.httpUrl}/control/faults`, { method: 'PUT', body: '{"explode":true}' });
+    assert.equal(unknown.status, 400);
+    assert.match(((await unknown.json()) as Json).error as string, /unknown fault "explode"/);
+    assert.equal((await fetch(`${s.httpUrl}/control/faults`, { method: 'PUT', body: '{' })).status, 400);
+    assert.equal((await fetch(`${s.httpUrl}/control/faults`, { method: 'PUT', body: '{"trickleMs":"x"}' })).status, 400);
+    assert.deepEqual(s.getFaults(), { healthNotReady: true, latencyMs: 5 }, 'refused bodies change nothing');
+
+    const huge = await fetch(`${s.httpUrl}/control/faults`, { method: 'PUT', body: `{"latencyMs":1${' '.repeat(70_000)}}` });
+    assert.equal(huge.status, 413);
+    assert.equal((await fetch(`${s.httpUrl}/nope`)).status, 404);
+    assert.equal((await fetch(`${s.httpUrl}/control/faults`, { method: 'POST', body: '{}' })).status, 404);
+  });
+
+  test('stats count connections, requests and executed methods', async (t) => {
+    const s = await sim(t);
+    const c = await open(t, s);
+    await c.call('authenticate', { auth_token: await mint(claims('viewer')) });
+    await c.call('ping');
+    await c.call('take_snapshot', { device: 'camera0' }); // refused: too low
+    c.send('garbage');
+    await c.nextFrame();
+    const stats = s.stats();
+    assert.equal(stats.connections, 1);
+    assert.equal(stats.openConnections, 1);
+    assert.equal(stats.requests, 4);
+    assert.deepEqual(stats.byMethod, { authenticate: 1, ping: 1, take_snapshot: 1 });
+    assert.deepEqual(stats.executedByMethod, { authenticate: 1, ping: 1 });
+  });
+
+  test('close() leaves no socket, server or timer behind', async () => {
+    const ignored = new Set(['TTYWrap', 'PipeWrap', 'FSReqCallback']);
+    const count = (): Map<string, number> => {
+      const counts = new Map<string, number>();
+      for (const r of process.getActiveResourcesInfo()) if (!ignored.has(r)) counts.set(r, (counts.get(r) ?? 0) + 1);
+      return counts;
+    };
+    const before = count();
+
+    const s = await startSimulator({ jwtSecret: SECRET, notificationIntervalMs: 5, apiKeys: [{ key: API_KEY, role: 'admin' }] });
+    const c = new TestClient(new WebSocket(s.url));
+    await once(c.ws, 'open');
+    await c.nextJson(); // the notification timer runs
+    s.setFaults({ latencyMs: 60_000 });
+    c.send({ jsonrpc: '2.0', method: 'ping', params: { auth_token: API_KEY }, id: 1 });
+    await c.flush(); // a delayed answer is now pending on a timer
+
+    // A connection whose upgrade hangs: first a keep-alive HTTP request proves the server owns it.
+    s.setFaults({ hangUpgrade: true });
+    const hung = connect(s.port, '127.0.0.1');
+    hung.on('error', () => undefined);
+    hung.write(`GET /health/ready HTTP/1.1\r\nHost: x\r\n\r\n`);
+    await once(hung, 'data');
+    hung.write(upgradeRequest('/ws'));
+
+    const clientClosed = c.closed();
+    const hungClosed = new Promise((resolve) => hung.once('close', resolve));
+    await s.close();
+    await Promise.all([clientClosed, hungClosed, s.close()]); // close() is idempotent
+
+    const after = count();
+    for (const [resource, n] of after) {
+      assert.ok(n <= (before.get(resource) ?? 0), `${resource}: ${before.get(resource) ?? 0} before, ${n} after`);
+    }
+  });
+});
+
+// --- a raw WebSocket client, to see frames the `ws` client reassembles -------------------------
+
+function upgradeRequest(path: string): string {
+  return (
+    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`
+  );
+}
+
+interface RawFrame {
+  fin: boolean;
+  opcode: number;
+  payload: Buffer;
+}
+
+/** Upgrades by hand, sends one short text message, returns the frames up to the final one. */
+async function rawExchange(s: Simulator, message: string): Promise<RawFrame[]> {
+  const socket: Socket = connect(s.port, '127.0.0.1');
+  try {
+    socket.write(upgradeRequest('/ws'));
+    let buffer = Buffer.alloc(0);
+    let upgraded = false;
+    const frames: RawFrame[] = [];
+    for await (const chunk of socket) {
+      buffer = Buffer.concat([buffer, chunk as Buffer]);
+      if (!upgraded) {
+        const end = buffer.indexOf('\r\n\r\n');
+        if (end < 0) continue;
+        assert.match(buffer.subarray(0, end).toString(), /^HTTP\/1\.1 101/);
+        buffer = buffer.subarray(end + 4);
+        upgraded = true;
+        // Client frames must be masked; an all-zero mask leaves the payload as is.
+        const payload = Buffer.from(message);
+        assert.ok(payload.length < 126);
+        socket.write(Buffer.concat([Buffer.from([0x81, 0x80 | payload.length, 0, 0, 0, 0]), payload]));
+      }
+      for (let frame = readFrame(buffer); frame; frame = readFrame(buffer)) {
+        buffer = buffer.subarray(frame.size);
+        frames.push(frame.frame);
+        if (frame.frame.fin) return frames;
+      }
+    }
+    throw new Error('connection ended before the final frame');
+  } finally {
+    socket.destroy();
+  }
+}
+
+function readFrame(buffer: Buffer): { frame: RawFrame; size: number } | undefined {
+  if (buffer.length < 2) return undefined;
+  let length = buffer[1]! & 0x7f;
+  let header = 2;
+  if (length === 126) {
+    if (buffer.length < 4) return undefined;
+    length = buffer.readUInt16BE(2);
+    header = 4;
+  } else if (length === 127) {
+    if (buffer.length < 10) return undefined;
+    length = Number(buffer.readBigUInt64BE(2));
+    header = 10;
+  }
+  if (buffer.length < header + length) return undefined;
+  const frame = { fin: (buffer[0]! & 0x80) !== 0, opcode: buffer[0]! & 0x0f, payload: buffer.subarray(header, header + length) };
+  return { frame, size: header + length };
+}
