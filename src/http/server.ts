@@ -1,0 +1,114 @@
+/**
+ * The HTTP side of the daemon: scrape endpoint, health and readiness, and the recent
+ * run history for debugging. Read-only; nothing here can change what is probed.
+ */
+import { STATUS_CODES } from 'node:http';
+import Fastify from 'fastify';
+import type { FastifyBaseLogger, FastifyError, FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { ProbeMetrics } from '../metrics/metrics.js';
+import type { RunHistory } from '../metrics/history.js';
+
+export interface HttpDeps {
+  metrics: ProbeMetrics;
+  history: RunHistory;
+  isReady: () => { ready: boolean; reason?: string };
+  logger: Logger;
+}
+
+const INDEX = `camprobe
+
+GET /metrics     Prometheus metrics (OpenMetrics when the Accept header asks for it)
+GET /healthz     liveness: 200 while the process serves HTTP
+GET /readyz      readiness: 200 when ready, 503 with a reason otherwise
+GET /api/runs    recent runs, newest first: ?target=&probe=&failed=1&limit=1..1000
+`;
+
+interface RunsQuery {
+  target?: string;
+  probe?: string;
+  failed?: '0' | '1' | 'true' | 'false';
+  limit?: number;
+}
+
+/**
+ * Unknown query keys are dropped, not refused (Fastify's Ajv runs with
+ * `removeAdditional`): a cache-buster such as `?_=123` should not break a dashboard link.
+ */
+const runsQuerySchema = {
+  type: 'object',
+  properties: {
+    target: { type: 'string', minLength: 1, maxLength: 64 },
+    probe: { type: 'string', minLength: 1, maxLength: 64 },
+    failed: { type: 'string', enum: ['0', '1', 'true', 'false'] },
+    limit: { type: 'integer', minimum: 1, maximum: 1000 },
+  },
+  additionalProperties: false,
+} as const;
+
+/** Builds the app, not listening: the caller does `.listen({ host, port })` and `.close()`. */
+export function buildHttpServer(deps: HttpDeps): FastifyInstance {
+  const app = Fastify({
+    // Typed as Fastify's logger so the app keeps the default FastifyInstance type.
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    // Scrapes every few seconds would flood an info log; requests are logged at debug below.
+    disableRequestLogging: true,
+    // No route takes a body: anything big is refused before it is buffered.
+    bodyLimit: 16 * 1024,
+    requestTimeout: 10_000,
+    // Inactivity during a request; idle keep-alive sockets follow keepAliveTimeout instead.
+    connectionTimeout: 10_000,
+    // Longer than the usual 60 s scrape interval, so Prometheus keeps reusing its connection.
+    keepAliveTimeout: 72_000,
+    return503OnClosing: true,
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    req.log.debug(
+      { method: req.method, url: req.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      'request',
+    );
+  });
+
+  // Our own handler so 4xx stay at debug and 5xx never echo an internal message; only
+  // method and URL are logged, never headers (Authorization, cookies).
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const statusCode = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
+    if (statusCode >= 500) req.log.error({ err, method: req.method, url: req.url }, 'request failed');
+    else req.log.debug({ code: err.code, message: err.message, method: req.method, url: req.url }, 'request refused');
+    return reply.code(statusCode).send({
+      statusCode,
+      code: err.code,
+      error: STATUS_CODES[statusCode],
+      message: statusCode >= 500 ? 'internal error' : err.message,
+    });
+  });
+
+  app.get('/', async (_req, reply) => reply.type('text/plain; charset=utf-8').send(INDEX));
+
+  app.get('/metrics', async (req, reply) => {
+    const { body, contentType } = await deps.metrics.render(req.headers.accept);
+    return reply.type(contentType).header('cache-control', 'no-store').send(body);
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  app.get('/readyz', async (_req, reply) => {
+    const { ready, reason } = deps.isReady();
+    if (ready) return { status: 'ready' };
+    return reply.code(503).send({ status: 'not_ready', reason: reason ?? 'unknown' });
+  });
+
+  app.get<{ Querystring: RunsQuery }>('/api/runs', { schema: { querystring: runsQuerySchema } }, async (req) => {
+    const q = req.query;
+    const runs = deps.history.list({
+      ...(q.target !== undefined && { target: q.target }),
+      ...(q.probe !== undefined && { probe: q.probe }),
+      failedOnly: q.failed === '1' || q.failed === 'true',
+      ...(q.limit !== undefined && { limit: q.limit }),
+    });
+    return { runs };
+  });
+
+  return app;
+}
