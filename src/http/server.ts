@@ -3,7 +3,7 @@
  * run history for debugging. Read-only; nothing here can change what is probed.
  */
 import { STATUS_CODES } from 'node:http';
-import Fastify from 'fastify';
+import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyError, FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { ProbeMetrics } from '../metrics/metrics.js';
@@ -52,7 +52,7 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     // Typed as Fastify's logger so the app keeps the default FastifyInstance type.
     loggerInstance: deps.logger as FastifyBaseLogger,
     // Scrapes every few seconds would flood an info log; requests are logged at debug below.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     // No route takes a body: anything big is refused before it is buffered.
     bodyLimit: 16 * 1024,
     requestTimeout: 10_000,
