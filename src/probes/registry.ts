@@ -1,0 +1,14 @@
+/**
+ * The built-in probe types by name. A new probe type is one file in this folder and one
+ * entry here.
+ */
+import { authFlow } from './auth-flow.js';
+import { cameraList } from './camera-list.js';
+import { protectedRejection } from './protected-rejection.js';
+import type { ProbeDefinition } from './types.js';
+
+export const BUILTIN_PROBES: ReadonlyMap<string, ProbeDefinition<any>> = new Map<string, ProbeDefinition<any>>([
+  [authFlow.type, authFlow],
+  [cameraList.type, cameraList],
+  [protectedRejection.type, protectedRejection],
+]);

@@ -1,0 +1,204 @@
+/**
+ * Runs one probe once. Owns what every probe shares: the deadline, the timing of each
+ * step, the connections handed out (closed whatever happens), and the classification
+ * of the outcome into a result and a reason. A probe that throws something other than
+ * a ProbeError, or never settles, cannot take the daemon down with it.
+ */
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import type { ProbeConfig, TargetConfig } from '../config/types.js';
+import type { CredentialProvider } from '../auth/credentials.js';
+import type { Redactor } from '../redact.js';
+import { connectRpc, type RpcConnection, type Resolver, type TlsOptions } from '../rpc/client.js';
+import {
+  ProbeError,
+  STEPS,
+  type FailureReason,
+  type ProbeContext,
+  type ProbeDefinition,
+  type RunRecord,
+  type StepName,
+  type StepRecord,
+} from './types.js';
+
+/** Failure details are bounded: they land in logs and in /api/runs. */
+const MAX_DETAIL = 512;
+
+export interface RunnerDeps {
+  credentials: CredentialProvider;
+  logger: Logger;
+  redactor: Redactor;
+  /** DNS seam for tests. */
+  resolver?: Resolver;
+}
+
+export interface RunRequest {
+  definition: ProbeDefinition<any>;
+  probe: ProbeConfig;
+  target: TargetConfig;
+  /** Aborted when the daemon stops or the target is removed: the run is then not recorded. */
+  stopSignal?: AbortSignal;
+  scheduledAtMs?: number;
+}
+
+/** Runs the probe; resolves with its record, or undefined when it was stopped (not timed out). */
+export async function runProbe(req: RunRequest, deps: RunnerDeps): Promise<RunRecord | undefined> {
+  const { definition, probe, target } = req;
+  const startedAtMs = Date.now();
+  const t0 = performance.now();
+  const steps: StepRecord[] = [];
+  const inProgress = new Set<StepName>();
+  const connections = new Set<RpcConnection>();
+  const values: Record<string, number> = {};
+  const log = deps.logger.child({ target: target.name, probe: probe.name });
+
+  const controller = new AbortController();
+  const timeoutError = new ProbeError('timeout', `no result within the ${probe.timeout_ms} ms timeout`);
+  const deadline = setTimeout(() => controller.abort(timeoutError), probe.timeout_ms);
+  const onStop = () => controller.abort(new ProbeError('internal', 'stopped'));
+  if (req.stopSignal?.aborted) onStop();
+  req.stopSignal?.addEventListener('abort', onStop, { once: true });
+
+  const record = (step: StepName, start: number, durationMs: number, ok: boolean) => {
+    steps.push({ step, startMs: round(start - t0), durationMs: round(durationMs), ok });
+  };
+  const ctx: ProbeContext<Record<string, unknown>> = {
+    target,
+    options: probe.options,
+    signal: controller.signal,
+    credentials: deps.credentials,
+    log,
+    connect: async () => {
+      const tlsOptions = loadTls(target);
+      const conn = await connectRpc({
+        url: target.url,
+        signal: controller.signal,
+        maxFrameBytes: target.client.max_frame_bytes,
+        closeTimeoutMs: target.client.close_timeout_ms,
+        ...(tlsOptions ? { tls: tlsOptions } : {}),
+        ...(deps.resolver ? { resolver: deps.resolver } : {}),
+        onPhase: (phase, start, duration, ok) => {
+          if (ok) inProgress.delete(phase);
+          record(phase, start, duration, ok);
+          if (!ok) inProgress.add(phase);
+        },
+      });
+      connections.add(conn);
+      return conn;
+    },
+    step: async <T>(name: StepName, fn: () => Promise<T>): Promise<T> => {
+      if (!STEPS.includes(name)) throw new ProbeError('internal', `unknown step "${String(name)}"`);
+      const start = performance.now();
+      inProgress.add(name);
+      try {
+        const value = await fn();
+        inProgress.delete(name);
+        record(name, start, performance.now() - start, true);
+        return value;
+      } catch (err) {
+        record(name, start, performance.now() - start, false);
+        if (err instanceof ProbeError && err.step === undefined) err.step = name;
+        throw err;
+      }
+    },
+    setValue: (name, value) => {
+      if (!definition.values || !(name in definition.values)) {
+        throw new ProbeError('internal', `probe type ${definition.type} did not declare the value "${name}"`);
+      }
+      values[name] = value;
+    },
+  };
+
+  let failure: { reason: FailureReason; detail: string; step?: StepName } | undefined;
+  try {
+    await Promise.race([definition.run(ctx), rejectOnAbort(controller.signal)]);
+  } catch (err) {
+    failure = classify(err, controller.signal, timeoutError, inProgress, log);
+  }
+  const durationMs = performance.now() - t0;
+  clearTimeout(deadline);
+  req.stopSignal?.removeEventListener('abort', onStop);
+  await Promise.all([...connections].map((c) => c.close()));
+
+  if (controller.signal.aborted && controller.signal.reason !== timeoutError) return undefined;
+
+  const run: RunRecord = {
+    target: target.name,
+    probe: probe.name,
+    type: definition.type,
+    startedAt: new Date(startedAtMs).toISOString(),
+    startedAtMs,
+    durationMs: round(durationMs),
+    result: failure ? 'failure' : 'success',
+    reason: failure ? failure.reason : 'ok',
+    steps,
+  };
+  if (req.scheduledAtMs !== undefined) run.scheduledAtMs = req.scheduledAtMs;
+  if (Object.keys(values).length > 0) run.values = values;
+  if (failure) {
+    if (failure.step) run.step = failure.step;
+    run.detail = truncate(deps.redactor.redact(failure.detail));
+    log.warn({ step: run.step, reason: run.reason, detail: run.detail, duration_ms: run.durationMs }, 'probe run failed');
+  } else {
+    log.debug({ duration_ms: run.durationMs }, 'probe run succeeded');
+  }
+  return run;
+}
+
+function classify(
+  err: unknown,
+  signal: AbortSignal,
+  timeoutError: ProbeError,
+  inProgress: Set<StepName>,
+  log: Logger,
+): { reason: FailureReason; detail: string; step?: StepName } {
+  const current = [...inProgress].pop();
+  // Past the deadline the run is a timeout, whatever error the aborted work surfaced.
+  if (signal.aborted && signal.reason === timeoutError) {
+    const step = current ?? (err instanceof ProbeError ? err.step : undefined);
+    return step ? { reason: 'timeout', detail: timeoutError.message, step } : { reason: 'timeout', detail: timeoutError.message };
+  }
+  if (err instanceof ProbeError) {
+    const step = err.step ?? current;
+    return step ? { reason: err.reason, detail: err.message, step } : { reason: err.reason, detail: err.message };
+  }
+  // Anything else is a bug in a probe: record it, never let it escape.
+  const message = err instanceof Error ? `${err.name}: ${err.message}` : `non-error thrown: ${String(err)}`;
+  log.error({ err }, 'probe threw an unexpected error');
+  return current ? { reason: 'internal', detail: message, step: current } : { reason: 'internal', detail: message };
+}
+
+function rejectOnAbort(signal: AbortSignal): Promise<never> {
+  return new Promise<never>((_resolve, reject) => {
+    const fire = () => reject(signal.reason instanceof ProbeError ? signal.reason : new ProbeError('timeout', 'aborted'));
+    if (signal.aborted) fire();
+    else signal.addEventListener('abort', fire, { once: true });
+  });
+}
+
+function loadTls(target: TargetConfig): TlsOptions | undefined {
+  if (!target.url.startsWith('wss:')) return undefined;
+  const t = target.tls;
+  const options: TlsOptions = { rejectUnauthorized: !t.insecure_skip_verify };
+  // Read per run so rotated certificates are picked up without a restart.
+  const read = (field: string, path: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new ProbeError('tls', `cannot read tls.${field} ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { step: 'tls' });
+    }
+  };
+  if (t.ca_file) options.ca = read('ca_file', t.ca_file);
+  if (t.cert_file) options.cert = read('cert_file', t.cert_file);
+  if (t.key_file) options.key = read('key_file', t.key_file);
+  return options;
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
+function truncate(text: string): string {
+  return text.length <= MAX_DETAIL ? text : `${text.slice(0, MAX_DETAIL - 1)}…`;
+}
