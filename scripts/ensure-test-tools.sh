@@ -1,0 +1,15 @@
+#!/bin/sh
+# The tests check metrics and alert rules with the real Prometheus tools (Debian's
+# `prometheus` package: promtool and the server). Install them when missing and we can.
+set -e
+if command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1; then
+  exit 0
+fi
+if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing Debian's prometheus package (promtool, prometheus) for the tests" >&2
+  apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus >/dev/null
+  exit 0
+fi
+echo "the tests need promtool and prometheus: install Debian's 'prometheus' package (sudo apt-get install prometheus)" >&2
+exit 1
