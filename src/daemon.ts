@@ -3,6 +3,7 @@
  * scheduler running every (target, probe), and the HTTP server. Every resource opened
  * here is closed by `stop()`.
  */
+import { EventEmitter } from 'node:events';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createCredentialProvider, type CredentialProvider } from './auth/credentials.js';
@@ -13,7 +14,7 @@ import { RunHistory } from './metrics/history.js';
 import { ProbeMetrics } from './metrics/metrics.js';
 import { BUILTIN_PROBES } from './probes/registry.js';
 import { runProbe } from './probes/runner.js';
-import type { ProbeDefinition } from './probes/types.js';
+import type { ProbeDefinition, RunRecord } from './probes/types.js';
 import { Redactor } from './redact.js';
 import type { Resolver } from './rpc/client.js';
 import { Scheduler } from './scheduler/scheduler.js';
@@ -37,6 +38,8 @@ export interface Daemon {
   readonly http: FastifyInstance;
   /** `http://host:port` the HTTP server listens on. */
   readonly address: string;
+  /** Emits `run` with each recorded RunRecord, after metrics and history have it. */
+  readonly events: EventEmitter<{ run: [RunRecord] }>;
   /** Stops scheduling, aborts runs in flight, closes the HTTP server. Idempotent. */
   stop(): Promise<void>;
 }
@@ -61,6 +64,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   }
 
   const metrics = new ProbeMetrics({ version: VERSION, commit: COMMIT });
+  const events = new EventEmitter<{ run: [RunRecord] }>();
   const history = new RunHistory(config.history);
   const scheduler = new Scheduler({
     logger: log,
@@ -111,6 +115,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
           if (!run) return;
           metrics.recordRun(run);
           history.add(run);
+          events.emit('run', run);
         },
       });
     }
@@ -123,6 +128,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     history,
     http,
     address,
+    events,
     stop() {
       stopping ??= (async () => {
         running = false;

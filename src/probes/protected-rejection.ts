@@ -92,12 +92,12 @@ export const protectedRejection: ProbeDefinition<ProtectedRejectionOptions> = {
     for (const kase of cases) {
       const credential = await credentialFor(ctx, kase, methodRole);
       const conn = await ctx.connect();
-      const found = await ctx.step('reject', () => checkCase(ctx, conn, kase, credential));
-      violations.push(...found);
+      const exposed = await ctx.step('reject', () => checkCase(ctx, conn, kase, credential));
+      if (exposed.length > 0) violations.push(`${label(kase)}: ${exposed.join(', ')}`);
       await conn.close();
     }
     if (violations.length > 0) {
-      throw new ProbeError('security_violation', violations.join('; '), { step: 'reject' });
+      throw new ProbeError('security_violation', `${method} exposed: ${violations.join('; ')}`, { step: 'reject' });
     }
   },
 };
@@ -140,6 +140,7 @@ export function assertCannotSucceed(target: TargetConfig, method: string, validR
   }
 }
 
+/** Judges one case; returns where the protected method was exposed (empty when it was not). */
 async function checkCase(
   ctx: ProbeContext<ProtectedRejectionOptions>,
   conn: RpcConnection,
@@ -148,21 +149,18 @@ async function checkCase(
 ): Promise<string[]> {
   const { method, reject_codes: rejectCodes, allow_side_effects: allowSideEffects } = ctx.options;
   assertCannotSucceed(ctx.target, method, credential.validRole, allowSideEffects);
-  const violations: string[] = [];
-  const judge = (what: string, response: RpcResponse) => {
-    if (response.ok) {
-      violations.push(`${what}: answered with a result instead of a rejection`);
-      return;
-    }
-    expectRejection(what, response, rejectCodes);
+  const exposed: string[] = [];
+  const judge = (where: string, response: RpcResponse) => {
+    if (response.ok) exposed.push(`answered ${where}`);
+    else expectRejection(`${method} ${where} with a ${label(kase)}`, response, rejectCodes);
   };
 
   if (credential.token === undefined) {
-    judge(`${method} without credentials`, await conn.request(method));
-    return violations;
+    judge('with no credential', await conn.request(method));
+    return exposed;
   }
   const token = credential.token;
-  judge(`${method} with a ${label(kase)} per call`, await conn.request(method, { auth_token: token }));
+  judge('per call', await conn.request(method, { auth_token: token }));
 
   const auth = await conn.request('authenticate', { auth_token: token });
   if (kase === 'role_too_low') {
@@ -171,12 +169,12 @@ async function checkCase(
       throw new ProbeError('auth_rejected', `authenticate refused the valid ${credential.validRole} credential used for role_too_low`);
     }
   } else if (auth.ok) {
-    if (isAuthenticated(auth.result)) violations.push(`authenticate accepted a ${label(kase)}`);
+    if (isAuthenticated(auth.result)) exposed.push('accepted by authenticate');
   } else {
     expectRejection(`authenticate with a ${label(kase)}`, auth, rejectCodes);
   }
-  judge(`${method} on a session after authenticate with a ${label(kase)}`, await conn.request(method));
-  return violations;
+  judge('on the session', await conn.request(method));
+  return exposed;
 }
 
 function expectRejection(what: string, response: { ok: false; error: { code: number; message: string } }, rejectCodes: number[]): void {

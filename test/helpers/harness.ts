@@ -1,0 +1,53 @@
+/** Runs real probes against the real simulator, with a config parsed like the daemon's. */
+import pino from 'pino';
+import { createCredentialProvider } from '../../src/auth/credentials.js';
+import { parseConfig } from '../../src/config/load.js';
+import type { Config, TargetConfig } from '../../src/config/types.js';
+import { BUILTIN_PROBES } from '../../src/probes/registry.js';
+import { runProbe } from '../../src/probes/runner.js';
+import type { ProbeDefinition, RunRecord } from '../../src/probes/types.js';
+import { Redactor } from '../../src/redact.js';
+
+export const SECRET = 'canary-secret-7f3a9c1e5b2d4f60';
+export const silentLogger = pino({ level: 'silent' });
+
+/** A config with one target at `url`; `probes` is the YAML list of probes (indented 6). */
+export function configFor(url: string, probes: string, extra = ''): Config {
+  const text = `
+credentials:
+  service:
+    jwt_secret: { env: CAMERA_SERVICE_JWT_SECRET }
+    role: viewer
+    ttl: 1m
+${extra}
+targets:
+  - name: sim
+    url: ${url}
+    probes:
+${probes}
+`;
+  return parseConfig(text, { source: 'test', env: { CAMERA_SERVICE_JWT_SECRET: SECRET }, probeTypes: probeTypes() });
+}
+
+let extraTypes = new Map<string, ProbeDefinition<any>>();
+/** Registers probe types for one test (user-script-like probes). */
+export function withProbeTypes(types: ProbeDefinition<any>[]): void {
+  extraTypes = new Map(types.map((t) => [t.type, t]));
+}
+function probeTypes(): Map<string, ProbeDefinition<any>> {
+  return new Map([...BUILTIN_PROBES, ...extraTypes]);
+}
+
+/** Runs the target's probe named `probe` once and returns its record. */
+export async function runOnce(config: Config, probe: string, logger = silentLogger): Promise<RunRecord> {
+  const target: TargetConfig = config.targets[0]!;
+  const probeConfig = target.probes.find((p) => p.name === probe)!;
+  const redactor = new Redactor();
+  const credentials = createCredentialProvider(config.credentials[target.credential]!, redactor, {
+    CAMERA_SERVICE_JWT_SECRET: SECRET,
+  });
+  const definition = probeTypes().get(probeConfig.type)!;
+  const run = await runProbe({ definition, probe: probeConfig, target }, { credentials, logger, redactor });
+  if (!run) throw new Error('run was stopped');
+  return run;
+}
