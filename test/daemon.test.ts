@@ -94,13 +94,9 @@ describe('daemon end to end with the simulator', () => {
     assert.equal(value(samples, 'camprobe_build_info', {}), 1);
   });
 
-  it('/metrics passes promtool check metrics (camprobe series)', async () => {
+  it('promtool check metrics reports nothing on the output of /metrics', async () => {
     const text = await (await fetch(`${daemon.address}/metrics`)).text();
-    const ours = text
-      .split('\n')
-      .filter((l) => /^(# (HELP|TYPE) )?camprobe_/.test(l))
-      .join('\n');
-    const r = spawnSync('promtool', ['check', 'metrics'], { input: `${ours}\n`, encoding: 'utf8' });
+    const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
     assert.equal(r.status, 0, r.stdout + r.stderr);
     assert.equal((r.stdout + r.stderr).trim(), '');
   });

@@ -46,6 +46,7 @@ const RUN_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5,
 /** Fewer buckets than runs: there are up to |STEPS| step series per probe. */
 const STEP_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5];
 const MAX_LABEL_LENGTH = 64;
+const LINTED_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 const VALUE_NAME = /^[a-z][a-z0-9_]*$/;
 /** Value gauges share the `camprobe_` namespace with the built-in metrics. */
 const RESERVED_VALUE_PREFIXES = ['probe_', 'build_'];
@@ -154,6 +155,10 @@ export class ProbeMetrics {
       // One set of collectors shared by both registries: a second call would start a
       // second event-loop monitor and GC observer for the same numbers.
       collectDefaultMetrics({ register: this.registry });
+      // prom-client also exports these as gauges named *_total, which promtool flags
+      // (a _total suffix promises a counter). The same numbers remain, by type, in
+      // nodejs_active_handles, nodejs_active_requests and nodejs_active_resources.
+      for (const name of LINTED_DEFAULT_METRICS) this.registry.removeSingleMetric(name);
       for (const m of this.registry.getMetricsAsArray()) {
         this.openMetricsRegistry.registerMetric(m as unknown as Metric);
       }
