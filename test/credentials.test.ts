@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
+import { createCredentialProvider } from '../src/auth/credentials.js';
+import type { CredentialConfig } from '../src/config/types.js';
+import { Redactor } from '../src/redact.js';
+
+const SECRET = 'unit-test-signing-secret-0123456789';
+const key = new TextEncoder().encode(SECRET);
+const env = { SECRET_VAR: SECRET, KEY_VAR: 'api-key-abcdef123456' };
+const jwtCred: CredentialConfig = { name: 'svc', kind: 'jwt_secret', secret: { env: 'SECRET_VAR' }, user_id: 'camprobe', role: 'viewer', ttl_ms: 60_000 };
+const tokenCred: CredentialConfig = { name: 'key', kind: 'token', token: { env: 'KEY_VAR' }, role: 'viewer' };
+
+describe('credentials', () => {
+  it('mints HS256 tokens with exactly the documented claims and a short lifetime', async () => {
+    const p = createCredentialProvider(jwtCred, new Redactor(), env);
+    const token = await p.valid();
+    const { payload, protectedHeader } = await jwtVerify(token, key, { algorithms: ['HS256'] });
+    assert.equal(protectedHeader.alg, 'HS256');
+    assert.deepEqual(Object.keys(payload).sort(), ['exp', 'iat', 'role', 'user_id']);
+    assert.equal(payload.role, 'viewer');
+    assert.equal(payload.user_id, 'camprobe');
+    assert.equal(payload.exp! - payload.iat!, 60);
+    const admin = decodeJwt(await p.mint('admin'));
+    assert.equal(admin.role, 'admin');
+  });
+
+  it('produces each bad credential the rejection probe needs', async () => {
+    const p = createCredentialProvider(jwtCred, new Redactor(), env);
+    const forged = await p.bad('forged', 'admin');
+    await assert.rejects(jwtVerify(forged, key), /signature/);
+    assert.equal(decodeJwt(forged).role, 'admin', 'a forged token claims the role the method needs');
+
+    const expired = await p.bad('expired', 'admin');
+    await assert.rejects(jwtVerify(expired, key), /exp/);
+    assert.ok(decodeJwt(expired).exp! < Date.now() / 1000);
+
+    const none = await p.bad('alg_none', 'admin');
+    assert.equal(decodeProtectedHeader(none).alg, 'none');
+    assert.ok(none.endsWith('.'), 'no signature');
+
+    const malformed = await p.bad('malformed', 'viewer');
+    assert.throws(() => decodeJwt(malformed));
+  });
+
+  it('a static token or API key is used as is, cannot mint, and is known to the redactor', async () => {
+    const redactor = new Redactor();
+    const p = createCredentialProvider(tokenCred, redactor, env);
+    assert.equal(await p.valid(), 'api-key-abcdef123456');
+    assert.equal(p.canMint, false);
+    await assert.rejects(p.mint('admin'), /cannot mint/);
+    await assert.rejects(p.bad('expired', 'admin'), /cannot mint an expired token/);
+    assert.equal(redactor.redact('key=api-key-abcdef123456!'), 'key=[REDACTED]!');
+  });
+
+  it('the signing secret is registered with the redactor before any token exists', () => {
+    const redactor = new Redactor();
+    createCredentialProvider(jwtCred, redactor, env);
+    assert.equal(redactor.redact(`oops ${SECRET}`), 'oops [REDACTED]');
+  });
+});
