@@ -239,3 +239,58 @@ describe('rpc client classifies a misbehaving server', () => {
     }
   });
 });
+
+describe('rpc client over wss://', () => {
+  let dir: string;
+  let server: import('node:https').Server;
+  let url: string;
+  let cert: Buffer;
+  const resolver = async () => [{ address: '127.0.0.1', family: 4 }];
+
+  before(async () => {
+    const { mkdtempSync, readFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { spawnSync } = await import('node:child_process');
+    const https = await import('node:https');
+    const { WebSocketServer } = await import('ws');
+    dir = mkdtempSync(join(tmpdir(), 'camprobe-tls-'));
+    const gen = spawnSync('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+      '-subj', '/CN=camera.test', '-addext', 'subjectAltName=DNS:camera.test',
+      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+    ]);
+    assert.equal(gen.status, 0, String(gen.stderr));
+    cert = readFileSync(join(dir, 'cert.pem'));
+    server = https.createServer({ cert, key: readFileSync(join(dir, 'key.pem')) });
+    const wss = new WebSocketServer({ server });
+    wss.on('connection', respondWith((m) => ({ jsonrpc: '2.0', id: m.id, result: 'pong' })));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `wss://camera.test:${(server.address() as import('node:net').AddressInfo).port}/ws`;
+  });
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+
+  it('with the CA trusted: the TLS phase is timed between connect and upgrade', async () => {
+    const phases: string[] = [];
+    const conn = await connectRpc(
+      options(url, { resolver, tls: { ca: cert, rejectUnauthorized: true }, onPhase: (p) => phases.push(p) }),
+    );
+    assert.deepEqual(phases, ['dns', 'connect', 'tls', 'upgrade']);
+    assert.equal(await conn.call('ping'), 'pong');
+    await conn.close();
+  });
+
+  it('an untrusted certificate: tls', async () => {
+    const err = await rejectsWith(connectRpc(options(url, { resolver, tls: { rejectUnauthorized: true } })), 'tls', /SELF_SIGNED|UNABLE/);
+    assert.equal(err.step, 'tls');
+  });
+
+  it('a certificate for another host name: tls', async () => {
+    const other = url.replace('camera.test', 'other.test');
+    const err = await rejectsWith(connectRpc(options(other, { resolver, tls: { ca: cert, rejectUnauthorized: true } })), 'tls', /ALTNAME/);
+    assert.equal(err.step, 'tls');
+  });
+});
