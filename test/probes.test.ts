@@ -171,12 +171,16 @@ describe('the runner survives probes that misbehave', () => {
       await new Promise(() => undefined);
     },
   };
+  let leakAsBug = false;
   const leaky: ProbeDefinition = {
     type: 'leaks',
     description: 'echoes a token into its error',
     optionsSchema: { type: 'object', additionalProperties: false },
     async run(ctx) {
       const token = await ctx.credentials.valid();
+      if (leakAsBug) {
+        throw new Error(`bug while holding ${token} and ${SECRET}`);
+      }
       throw new ProbeError('rpc_error', `service said: bad token ${token} (secret ${SECRET})`);
     },
   };
@@ -215,9 +219,18 @@ describe('the runner survives probes that misbehave', () => {
     assert.ok(!run.detail!.includes(SECRET), run.detail);
     assert.ok(!/eyJ[A-Za-z0-9_-]+\./.test(run.detail!), run.detail);
     assert.match(run.detail!, /\[REDACTED\]/);
-    const log = lines.join('');
+    let log = lines.join('');
     assert.ok(log.includes('probe run failed'));
     assert.ok(!log.includes(SECRET) && !/eyJ[A-Za-z0-9_-]+\./.test(log), log);
+
+    // The same secrets thrown as a plain Error (a bug): the stack logged is redacted too.
+    leakAsBug = true;
+    lines.length = 0;
+    const bug = await runOnce(configFor(sim.url, '      - type: leaks\n'), 'leaks', logger);
+    assertFailure(bug, 'internal');
+    log = lines.join('');
+    assert.ok(log.includes('probe threw an unexpected error'), log);
+    assert.ok(!log.includes(SECRET) && !/eyJ[A-Za-z0-9_-]+\./.test(log) && !bug.detail!.includes(SECRET), log);
   });
 });
 

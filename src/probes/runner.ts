@@ -114,7 +114,7 @@ export async function runProbe(req: RunRequest, deps: RunnerDeps): Promise<RunRe
   try {
     await Promise.race([definition.run(ctx), rejectOnAbort(controller.signal)]);
   } catch (err) {
-    failure = classify(err, controller.signal, timeoutError, inProgress, log);
+    failure = classify(err, controller.signal, timeoutError, inProgress, log, deps.redactor);
   }
   const durationMs = performance.now() - t0;
   clearTimeout(deadline);
@@ -152,6 +152,7 @@ function classify(
   timeoutError: ProbeError,
   inProgress: Set<StepName>,
   log: Logger,
+  redactor: Redactor,
 ): { reason: FailureReason; detail: string; step?: StepName } {
   const current = [...inProgress].pop();
   // Past the deadline the run is a timeout, whatever error the aborted work surfaced.
@@ -165,7 +166,9 @@ function classify(
   }
   // Anything else is a bug in a probe: record it, never let it escape.
   const message = err instanceof Error ? `${err.name}: ${err.message}` : `non-error thrown: ${String(err)}`;
-  log.error({ err }, 'probe threw an unexpected error');
+  // The stack helps find the bug; it is redacted like any detail (a script may throw a token).
+  const stack = err instanceof Error && err.stack ? err.stack : message;
+  log.error({ stack: truncate(redactor.redact(stack)) }, 'probe threw an unexpected error');
   return current ? { reason: 'internal', detail: message, step: current } : { reason: 'internal', detail: message };
 }
 
