@@ -1,0 +1,160 @@
+/**
+ * The Prometheus rules in deploy/prometheus/rules/ with the real promtool: they load,
+ * their unit tests (deploy/prometheus/tests/) pass, every alert has a unit test where it
+ * fires and one where it stays silent, and every alert carries what a responder needs
+ * (severity, summary, description, a runbook that exists).
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { parse } from 'yaml';
+
+const root = process.cwd();
+const RULES_DIR = join(root, 'deploy/prometheus/rules');
+const TESTS_DIR = join(root, 'deploy/prometheus/tests');
+const RUNBOOK_URL = /^https:\/\/\S+\/(docs\/runbooks\/[a-z0-9-]+\.md)$/;
+
+interface AlertRule {
+  alert: string;
+  expr: string;
+  for?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+interface RuleFile {
+  groups: Array<{ name: string; rules: Array<AlertRule | { record: string; expr: string }> }>;
+}
+interface AlertTestCase {
+  eval_time: string;
+  alertname: string;
+  exp_alerts?: unknown[] | null;
+}
+interface UnitTestFile {
+  rule_files: string[];
+  tests: Array<{ name?: string; alert_rule_test?: AlertTestCase[] }>;
+}
+
+function yamlFiles(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.yml') || f.endsWith('.yaml'))
+    .sort()
+    .map((f) => join(dir, f));
+}
+
+function run(cmd: string, args: string[]): { status: number | null; stdout: string; output: string } {
+  const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', timeout: 60_000 });
+  if (r.error) throw r.error;
+  return { status: r.status, stdout: r.stdout, output: `${r.stdout}${r.stderr}` };
+}
+
+function alerts(): AlertRule[] {
+  return yamlFiles(RULES_DIR).flatMap((f) =>
+    (parse(readFileSync(f, 'utf8')) as RuleFile).groups.flatMap((g) => g.rules.filter((r): r is AlertRule => 'alert' in r)),
+  );
+}
+
+describe('Prometheus alert and recording rules', () => {
+  const ruleFiles = yamlFiles(RULES_DIR);
+  const testFiles = yamlFiles(TESTS_DIR);
+
+  it('promtool check rules accepts every rule file', () => {
+    assert.ok(ruleFiles.length > 0, 'no rule file');
+    const { status, output } = run('promtool', ['check', 'rules', ...ruleFiles]);
+    assert.equal(status, 0, output);
+    assert.doesNotMatch(output, /FAILED|WARNING/, output);
+  });
+
+  it('promtool test rules passes every unit test file', () => {
+    assert.ok(testFiles.length > 0, 'no unit test file');
+    const { status, output } = run('promtool', ['test', 'rules', ...testFiles]);
+    assert.equal(status, 0, output);
+    assert.equal(output.match(/SUCCESS/g)?.length, testFiles.length, output);
+  });
+
+  it('every alert has a unit test where it fires and one where it stays silent', () => {
+    const firing = new Set<string>();
+    const silent = new Set<string>();
+    for (const file of testFiles) {
+      const unit = parse(readFileSync(file, 'utf8')) as UnitTestFile;
+      for (const t of unit.tests) {
+        for (const c of t.alert_rule_test ?? []) {
+          (c.exp_alerts && c.exp_alerts.length > 0 ? firing : silent).add(c.alertname);
+        }
+      }
+    }
+    const names = alerts().map((a) => a.alert);
+    assert.ok(names.length >= 9, `only ${names.length} alerts`);
+    for (const name of names) {
+      assert.ok(firing.has(name), `${name}: no unit test case where it fires`);
+      assert.ok(silent.has(name), `${name}: no unit test case where it stays silent`);
+    }
+    for (const name of [...firing, ...silent]) assert.ok(names.includes(name), `unit tests name an unknown alert ${name}`);
+  });
+
+  it('every alert has severity, category, summary, description and a runbook that exists', () => {
+    const seen = new Set<string>();
+    for (const a of alerts()) {
+      assert.ok(!seen.has(a.alert), `${a.alert} defined twice`);
+      seen.add(a.alert);
+      assert.match(a.labels?.severity ?? '', /^(critical|warning)$/, `${a.alert}: labels.severity`);
+      assert.match(a.labels?.category ?? '', /^(availability|latency|security|monitoring)$/, `${a.alert}: labels.category`);
+      assert.ok((a.annotations?.summary ?? '').length > 10, `${a.alert}: annotations.summary`);
+      assert.ok((a.annotations?.description ?? '').length > 20, `${a.alert}: annotations.description`);
+      const m = RUNBOOK_URL.exec(a.annotations?.runbook_url ?? '');
+      assert.ok(m, `${a.alert}: annotations.runbook_url must link to docs/runbooks/<name>.md, got ${a.annotations?.runbook_url}`);
+      const runbook = join(root, m[1]!);
+      assert.ok(existsSync(runbook), `${a.alert}: runbook ${m[1]} does not exist`);
+      assert.match(readFileSync(runbook, 'utf8'), new RegExp(a.alert), `${a.alert}: runbook ${m[1]} does not name the alert`);
+    }
+  });
+
+  it('the security alert is critical, has no `for` and is the only one in category security', () => {
+    const security = alerts().filter((a) => a.labels?.category === 'security');
+    assert.deepEqual(security.map((a) => a.alert), ['ProtectedMethodExposed']);
+    const [alert] = security;
+    assert.equal(alert!.labels?.severity, 'critical');
+    assert.ok(alert!.for === undefined || /^0[smh]?$/.test(alert!.for), `for: ${alert!.for}`);
+    assert.match(alert!.expr, /increase\(camprobe_probe_runs_total\{reason="security_violation"\}\[\w+\]\) > 0/);
+  });
+
+  it('the sample prometheus.yml is valid and loads the rules', () => {
+    const { status, output } = run('promtool', ['check', 'config', join(root, 'deploy/prometheus/prometheus.yml')]);
+    assert.equal(status, 0, output);
+    assert.match(output, /camprobe\.rules\.yml/);
+  });
+
+  it('alertmanager.yml routes security alerts to their own receiver, first, and inhibits only known alerts', () => {
+    const am = parse(readFileSync(join(root, 'deploy/prometheus/alertmanager.yml'), 'utf8'));
+    const [first] = am.route.routes;
+    assert.deepEqual(first.matchers, ['category="security"']);
+    assert.equal(first.continue, false);
+    assert.notEqual(first.receiver, am.route.receiver);
+    const otherReceivers = am.route.routes.slice(1).map((r: { receiver: string }) => r.receiver);
+    assert.ok(!otherReceivers.includes(first.receiver), 'the security receiver is shared with other routes');
+    const names = new Set(alerts().map((a) => a.alert));
+    for (const rule of am.inhibit_rules) {
+      for (const m of [...rule.source_matchers, ...rule.target_matchers] as string[]) {
+        const value = /^alertname=~?"(.*)"$/.exec(m)?.[1];
+        assert.ok(value, `unexpected matcher ${m}`);
+        for (const n of value.split('|')) assert.ok(names.has(n), `inhibit rule names unknown alert ${n}`);
+      }
+      for (const m of rule.target_matchers as string[]) assert.doesNotMatch(m, /ProtectedMethodExposed/, 'security alerts must never be inhibited');
+    }
+  });
+
+  it('amtool agrees on the routing (when amtool is installed)', (t) => {
+    if (spawnSync('amtool', ['--version']).error) {
+      t.skip('amtool not installed (Debian package prometheus-alertmanager)');
+      return;
+    }
+    const config = join(root, 'deploy/prometheus/alertmanager.yml');
+    const check = run('amtool', ['check-config', config]);
+    assert.equal(check.status, 0, check.output);
+    const route = (labels: string[]) => run('amtool', ['config', 'routes', 'test', `--config.file=${config}`, ...labels]).stdout.trim().split('\n').at(-1);
+    assert.equal(route(['alertname=ProtectedMethodExposed', 'severity=critical', 'category=security', 'target=cam1']), 'security-oncall');
+    assert.equal(route(['alertname=CameraServiceDown', 'severity=critical', 'category=availability', 'target=cam1']), 'oncall-pager');
+    assert.equal(route(['alertname=ProbesNotRunning', 'severity=warning', 'category=monitoring']), 'ops-tickets');
+  });
+});
