@@ -13,6 +13,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { RawData } from 'ws';
 import { jwtVerify } from 'jose';
+import { DOCUMENTED_METHOD_ROLES } from '../config/methods.js';
 
 // ---------------------------------------------------------------------------------------
 // Public API
@@ -134,26 +135,7 @@ export interface Simulator {
 }
 
 /** The documented method→role matrix (API page), `get_recording_info` as viewer like the docs. */
-export const SIM_DEFAULT_METHOD_ROLES: Readonly<Record<string, Role>> = Object.freeze({
-  ping: 'viewer',
-  get_camera_list: 'viewer',
-  get_camera_status: 'viewer',
-  list_recordings: 'viewer',
-  list_snapshots: 'viewer',
-  get_streams: 'viewer',
-  get_recording_info: 'viewer',
-  take_snapshot: 'operator',
-  start_recording: 'operator',
-  stop_recording: 'operator',
-  delete_recording: 'operator',
-  delete_snapshot: 'operator',
-  get_metrics: 'admin',
-  get_status: 'admin',
-  get_server_info: 'admin',
-  get_storage_info: 'admin',
-  set_retention_policy: 'admin',
-  cleanup_old_files: 'admin',
-});
+export const SIM_DEFAULT_METHOD_ROLES: Readonly<Record<string, Role>> = DOCUMENTED_METHOD_ROLES;
 
 /** Starts a simulator and resolves once it listens. */
 export async function startSimulator(options: SimulatorOptions): Promise<Simulator> {
