@@ -4,14 +4,12 @@ import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import pino from 'pino';
 import { startDaemon, type Daemon } from '../src/daemon.js';
 import type { RunRecord } from '../src/probes/types.js';
 import { startSimulator, type Simulator } from '../src/simulator/simulator.js';
 import { parseProm, value } from './helpers/prom-text.js';
-import { SECRET } from './helpers/harness.js';
+import { captureLogger, SECRET } from './helpers/harness.js';
 
 const PROBES = ['auth_flow', 'camera_list', 'protected_rejection'];
 const CLI = join(process.cwd(), 'dist/src/cli.js');
@@ -58,18 +56,12 @@ async function scrape(daemon: Daemon) {
 describe('daemon end to end with the simulator', () => {
   let sim: Simulator;
   let daemon: Daemon;
-  const logLines: string[] = [];
+  let logLines: string[] = [];
   before(async () => {
     sim = await startSimulator({ jwtSecret: SECRET });
-    const logger = pino(
-      { level: 'debug' },
-      new Writable({
-        write(chunk, _enc, cb) {
-          logLines.push(String(chunk));
-          cb();
-        },
-      }),
-    );
+    const captured = captureLogger();
+    const logger = captured.logger;
+    logLines = captured.lines;
     daemon = await startDaemon({
       configPath: writeConfig(sim.url),
       logger,

@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import pino from 'pino';
 import { startSimulator, type Simulator } from '../src/simulator/simulator.js';
 import { assertCannotSucceed } from '../src/probes/protected-rejection.js';
 import { ProbeError, type ProbeDefinition, type RunRecord } from '../src/probes/types.js';
-import { configFor, runOnce, SECRET, withProbeTypes } from './helpers/harness.js';
+import { captureLogger, configFor, runOnce, SECRET, withProbeTypes } from './helpers/harness.js';
 
 const ALL = `      - type: auth_flow
       - type: camera_list
@@ -204,16 +202,7 @@ describe('the runner survives probes that misbehave', () => {
 
   it('tokens and secrets in a failure detail are redacted, in the record and in the log', async () => {
     withProbeTypes([leaky]);
-    const lines: string[] = [];
-    const logger = pino(
-      { level: 'debug' },
-      new Writable({
-        write(chunk, _enc, cb) {
-          lines.push(String(chunk));
-          cb();
-        },
-      }),
-    );
+    const { logger, lines } = captureLogger();
     const run = await runOnce(configFor(sim.url, '      - type: leaks\n'), 'leaks', logger);
     assertFailure(run, 'rpc_error');
     assert.ok(!run.detail!.includes(SECRET), run.detail);

@@ -77,7 +77,6 @@ export function createCredentialProvider(
         const exp = now() - EXPIRED_BY_SECONDS;
         return sign(role, exp - ttl, exp, key());
       }
-      if (kind === 'forged') return sign(role, now(), now() + ttl, FORGERY_KEY);
       return badToken(kind, cfg.user_id, role);
     },
   };

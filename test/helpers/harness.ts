@@ -1,5 +1,6 @@
 /** Runs real probes against the real simulator, with a config parsed like the daemon's. */
-import pino from 'pino';
+import { Writable } from 'node:stream';
+import pino, { type Logger } from 'pino';
 import { createCredentialProvider } from '../../src/auth/credentials.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config, TargetConfig } from '../../src/config/types.js';
@@ -50,4 +51,19 @@ export async function runOnce(config: Config, probe: string, logger = silentLogg
   const run = await runProbe({ definition, probe: probeConfig, target }, { credentials, logger, redactor });
   if (!run) throw new Error('run was stopped');
   return run;
+}
+
+/** A debug-level logger whose JSON lines are kept in `lines`, for assertions on the log. */
+export function captureLogger(): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const logger = pino(
+    { level: 'debug' },
+    new Writable({
+      write(chunk, _enc, cb) {
+        lines.push(String(chunk));
+        cb();
+      },
+    }),
+  );
+  return { logger, lines };
 }
