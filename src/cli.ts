@@ -32,7 +32,8 @@ Options:
   -h, --help          show this help
   -v, --version       print version and commit
 
-Signals: SIGTERM and SIGINT stop cleanly (runs in flight are aborted, sockets closed).
+Signals: SIGHUP reloads the configuration (an invalid one is refused, the running one stays).
+         SIGTERM and SIGINT stop cleanly (runs in flight are aborted, sockets closed).
 Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.
 `;
 
@@ -125,6 +126,7 @@ async function runDaemon(configPath: string, demo: boolean, port: number | undef
   return new Promise<number>((resolve) => {
     const shutdown = (signal: string) => {
       logger.info({ signal }, 'stopping');
+      process.off('SIGHUP', reload);
       const force = setTimeout(() => {
         logger.error({ deadline_ms: STOP_DEADLINE_MS }, 'clean stop took too long; exiting');
         resolve(1);
@@ -138,6 +140,12 @@ async function runDaemon(configPath: string, demo: boolean, port: number | undef
         })
         .finally(() => clearTimeout(force));
     };
+    // SIGHUP re-reads the configuration; the daemon logs the outcome either way.
+    const reload = () => {
+      logger.info({ signal: 'SIGHUP' }, 'reloading the configuration');
+      void running.reload();
+    };
+    process.on('SIGHUP', reload);
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));
   });

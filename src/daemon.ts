@@ -7,8 +7,9 @@ import { EventEmitter } from 'node:events';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createCredentialProvider, type CredentialProvider } from './auth/credentials.js';
-import { loadConfig } from './config/load.js';
-import type { Config, TargetConfig } from './config/types.js';
+import { ConfigError, loadConfig } from './config/load.js';
+import type { Config, ProbeConfig, TargetConfig } from './config/types.js';
+import { createHttpAuthorizer, type HttpAuthorizer } from './http/auth.js';
 import { buildHttpServer } from './http/server.js';
 import { RunHistory } from './metrics/history.js';
 import { ProbeMetrics } from './metrics/metrics.js';
@@ -32,6 +33,7 @@ export interface DaemonOptions {
 }
 
 export interface Daemon {
+  /** The configuration running now (replaced by a successful reload). */
   readonly config: Config;
   readonly metrics: ProbeMetrics;
   readonly history: RunHistory;
@@ -40,32 +42,57 @@ export interface Daemon {
   readonly address: string;
   /** Emits `run` with each recorded RunRecord, after metrics and history have it. */
   readonly events: EventEmitter<{ run: [RunRecord] }>;
+  /**
+   * Re-reads the configuration file (what SIGHUP does). An invalid one is refused and the
+   * running one stays; otherwise removed probes stop and lose their series and history,
+   * changed ones restart, unchanged ones keep their schedule, series and history.
+   * Reloads never overlap: one asked for during another runs after it.
+   */
+  reload(): Promise<ReloadResult>;
   /** Stops scheduling, aborts runs in flight, closes the HTTP server. Idempotent. */
   stop(): Promise<void>;
+}
+
+export type ReloadResult =
+  | { ok: true; added: string[]; changed: string[]; removed: string[]; unchanged: number }
+  | { ok: false; error: string };
+
+/** What a scheduled (target, probe) was built from: equal fingerprints mean nothing to restart. */
+interface ScheduledJob {
+  type: string;
+  fingerprint: string;
 }
 
 /** Loads the configuration (throwing ConfigError when it is invalid) and starts everything. */
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const env = opts.env ?? process.env;
   const probeTypes = opts.probeTypes ?? BUILTIN_PROBES;
-  const config = await loadConfig(opts.configPath, { env, probeTypes });
   const log = opts.logger;
-  log.level = config.log.level;
-
   const redactor = new Redactor();
-  const providers = new Map<string, CredentialProvider>();
-  for (const [name, cfg] of Object.entries(config.credentials)) {
-    providers.set(name, createCredentialProvider(cfg, redactor, env));
+
+  /** Everything derived from one configuration; built completely before any of it is used. */
+  interface Loaded {
+    config: Config;
+    providers: Map<string, CredentialProvider>;
+    authorizer: HttpAuthorizer | undefined;
   }
-  for (const target of config.targets) {
-    if (target.url.startsWith('wss:') && target.tls.insecure_skip_verify) {
-      log.warn({ target: target.name }, 'TLS certificate verification is OFF for this target (tls.insecure_skip_verify)');
+  const load = async (): Promise<Loaded> => {
+    const config = await loadConfig(opts.configPath, { env, probeTypes });
+    const providers = new Map<string, CredentialProvider>();
+    for (const [name, cfg] of Object.entries(config.credentials)) {
+      providers.set(name, createCredentialProvider(cfg, redactor, env));
     }
-  }
+    const authorizer = config.server.auth ? createHttpAuthorizer(config.server.auth, redactor, env) : undefined;
+    return { config, providers, authorizer };
+  };
+
+  let current = await load();
+  log.level = current.config.log.level;
 
   const metrics = new ProbeMetrics({ version: VERSION, commit: COMMIT });
+  metrics.recordConfigLoad(true);
   const events = new EventEmitter<{ run: [RunRecord] }>();
-  const history = new RunHistory(config.history);
+  const history = new RunHistory(current.config.history);
   const scheduler = new Scheduler({
     logger: log,
     onSkip: (job) => {
@@ -73,6 +100,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       log.warn({ target: job.target, probe: job.probe }, 'run skipped: the previous run is still in flight');
     },
   });
+  const jobs = new Map<string, ScheduledJob>();
 
   let running = false;
   const http = buildHttpServer({
@@ -80,58 +108,154 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     history,
     logger: log,
     isReady: () => (running ? { ready: true } : { ready: false, reason: 'scheduler not running' }),
+    authorizer: () => current.authorizer,
+    requestTimeoutMs: current.config.server.request_timeout_ms,
   });
-  const host = config.server.host;
-  const port = opts.port ?? config.server.port;
+  const host = current.config.server.host;
+  const port = opts.port ?? current.config.server.port;
   await http.listen({ host, port });
   const bound = http.server.address();
   const boundPort = typeof bound === 'object' && bound ? bound.port : port;
   const address = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
 
-  for (const target of config.targets) scheduleTarget(target);
+  for (const target of current.config.targets) {
+    warnInsecure(target);
+    for (const probe of target.probes) addJob(target, probe, current);
+  }
   running = true;
   log.info(
-    { version: VERSION, commit: COMMIT, address, targets: config.targets.length, probes: config.targets.reduce((n, t) => n + t.probes.length, 0) },
+    {
+      version: VERSION,
+      commit: COMMIT,
+      address,
+      targets: current.config.targets.length,
+      probes: jobs.size,
+      http_auth: current.authorizer ? Object.keys(current.config.server.auth!)[0] : 'none',
+    },
     'camprobe started',
   );
 
-  function scheduleTarget(target: TargetConfig): void {
-    const credentials = providers.get(target.credential);
-    if (!credentials) throw new Error(`target ${target.name}: credential ${target.credential} is not loaded`);
-    for (const probe of target.probes) {
-      const definition = probeTypes.get(probe.type);
-      if (!definition) throw new Error(`target ${target.name}: probe type ${probe.type} is not registered`);
-      metrics.addProbe({ target: target.name, probe: probe.name, values: definition.values ?? {} });
-      scheduler.add({
-        target: target.name,
-        probe: probe.name,
-        intervalMs: probe.interval_ms,
-        ...(probe.schedule ? { schedule: probe.schedule } : {}),
-        run: async (signal, scheduledAtMs) => {
-          const run = await runProbe(
-            { definition, probe, target, stopSignal: signal, scheduledAtMs },
-            { credentials, logger: log, redactor, ...(opts.resolver ? { resolver: opts.resolver } : {}) },
-          );
-          if (!run) return;
-          metrics.recordRun(run);
-          history.add(run);
-          events.emit('run', run);
-        },
-      });
+  function warnInsecure(target: TargetConfig): void {
+    if (target.url.startsWith('wss:') && target.tls.insecure_skip_verify) {
+      log.warn({ target: target.name }, 'TLS certificate verification is OFF for this target (tls.insecure_skip_verify)');
     }
   }
 
+  function fingerprint(target: TargetConfig, probe: ProbeConfig, config: Config): string {
+    return JSON.stringify([{ ...target, probes: undefined }, probe, config.credentials[target.credential]]);
+  }
+
+  function addJob(target: TargetConfig, probe: ProbeConfig, loaded: Loaded): void {
+    const credentials = loaded.providers.get(target.credential);
+    if (!credentials) throw new Error(`target ${target.name}: credential ${target.credential} is not loaded`);
+    const definition = probeTypes.get(probe.type);
+    if (!definition) throw new Error(`target ${target.name}: probe type ${probe.type} is not registered`);
+    metrics.addProbe({ target: target.name, probe: probe.name, values: definition.values ?? {} });
+    jobs.set(jobKey(target.name, probe.name), { type: probe.type, fingerprint: fingerprint(target, probe, loaded.config) });
+    scheduler.add({
+      target: target.name,
+      probe: probe.name,
+      intervalMs: probe.interval_ms,
+      ...(probe.schedule ? { schedule: probe.schedule } : {}),
+      run: async (signal, scheduledAtMs) => {
+        const run = await runProbe(
+          { definition, probe, target, stopSignal: signal, scheduledAtMs },
+          { credentials, logger: log, redactor, ...(opts.resolver ? { resolver: opts.resolver } : {}) },
+        );
+        if (!run) return;
+        metrics.recordRun(run);
+        history.add(run);
+        events.emit('run', run);
+      },
+    });
+  }
+
+  async function removeJob(target: string, probe: string, keepSeries: boolean): Promise<void> {
+    jobs.delete(jobKey(target, probe));
+    await scheduler.remove(target, probe);
+    if (keepSeries) return;
+    metrics.removeProbe(target, probe);
+    history.remove(target, probe);
+  }
+
+  async function applyReload(): Promise<ReloadResult> {
+    let next: Loaded;
+    try {
+      next = await load();
+    } catch (err) {
+      const error = err instanceof ConfigError ? err.message : redactor.redact((err as Error).message);
+      metrics.recordConfigLoad(false);
+      log.error({ error }, 'configuration reload refused; the running configuration stays');
+      return { ok: false, error };
+    }
+    const before = current.config;
+    const wanted = new Map<string, { target: TargetConfig; probe: ProbeConfig }>();
+    for (const target of next.config.targets) {
+      for (const probe of target.probes) wanted.set(jobKey(target.name, probe.name), { target, probe });
+    }
+    const added: string[] = [];
+    const changed: string[] = [];
+    const removed: string[] = [];
+    let unchanged = 0;
+    for (const key of [...jobs.keys()]) {
+      if (wanted.has(key)) continue;
+      const [target, probe] = splitKey(key);
+      await removeJob(target, probe, false);
+      removed.push(`${target}/${probe}`);
+    }
+    const warned = new Set<string>();
+    for (const [key, { target, probe }] of wanted) {
+      const name = `${target.name}/${probe.name}`;
+      const old = jobs.get(key);
+      if (old?.fingerprint === fingerprint(target, probe, next.config)) {
+        unchanged++;
+        continue;
+      }
+      if (old) {
+        // Same probe with new settings: restart it; its series and history stay unless
+        // it became another type, whose series would mean something else.
+        await removeJob(target.name, probe.name, old.type === probe.type);
+        changed.push(name);
+      } else {
+        added.push(name);
+      }
+      if (!warned.has(target.name)) warnInsecure(target);
+      warned.add(target.name);
+      addJob(target, probe, next);
+    }
+    current = next;
+    log.level = next.config.log.level;
+    metrics.recordConfigLoad(true);
+    const restartOnly = (['host', 'port', 'request_timeout_ms'] as const)
+      .filter((k) => before.server[k] !== next.config.server[k])
+      .map((k) => `server.${k}`);
+    if (JSON.stringify(before.history) !== JSON.stringify(next.config.history)) restartOnly.push('history');
+    if (restartOnly.length > 0) log.warn({ settings: restartOnly }, 'these settings changed but apply only at restart');
+    log.info({ added: added.length, changed: changed.length, removed: removed.length, unchanged }, 'configuration reloaded');
+    return { ok: true, added, changed, removed, unchanged };
+  }
+
+  let reloads: Promise<unknown> = Promise.resolve();
   let stopping: Promise<void> | undefined;
   return {
-    config,
+    get config() {
+      return current.config;
+    },
     metrics,
     history,
     http,
     address,
     events,
+    reload() {
+      if (stopping) return Promise.resolve({ ok: false, error: 'camprobe is stopping' });
+      const result = reloads.then(applyReload);
+      reloads = result.catch(() => undefined);
+      return result;
+    },
     stop() {
       stopping ??= (async () => {
         running = false;
+        await reloads;
         await scheduler.stop();
         await http.close();
         log.info('camprobe stopped');
@@ -139,4 +263,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       return stopping;
     },
   };
+}
+
+function jobKey(target: string, probe: string): string {
+  return `${target}\0${probe}`;
+}
+
+function splitKey(key: string): [string, string] {
+  const i = key.indexOf('\0');
+  return [key.slice(0, i), key.slice(i + 1)];
 }

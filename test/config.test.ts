@@ -133,7 +133,7 @@ test('ConfigError message names the source and lists problems', () => {
 
 test('defaults are applied to a minimal config', () => {
   const config = parseConfig(MINIMAL, opts());
-  assert.deepEqual(config.server, { host: '127.0.0.1', port: 9464 });
+  assert.deepEqual(config.server, { host: '127.0.0.1', port: 9464, request_timeout_ms: 10_000 });
   assert.deepEqual(config.log, { level: 'info' });
   assert.deepEqual(config.history, { runs: 20, failures: 20 });
   assert.deepEqual(config.credentials, {
@@ -307,7 +307,7 @@ test('the shipped config and examples parse with the built-in probes', async () 
     CAMPROBE_VIEWER_KEY_FILE: keyFile,
   };
   const config = await loadConfig(join(ROOT, DEFAULT_CONFIG_PATH), { env, probeTypes: BUILTIN_PROBES });
-  assert.deepEqual(config.server, { host: '127.0.0.1', port: 9464 });
+  assert.deepEqual(config.server, { host: '127.0.0.1', port: 9464, request_timeout_ms: 10_000 });
   assert.deepEqual(
     config.targets[0]!.probes.map((p) => [p.name, p.interval_ms, p.timeout_ms]),
     [

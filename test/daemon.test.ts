@@ -9,7 +9,7 @@ import { startDaemon, type Daemon } from '../src/daemon.js';
 import type { RunRecord } from '../src/probes/types.js';
 import { startSimulator, type Simulator } from '../src/simulator/simulator.js';
 import { parseProm, value } from './helpers/prom-text.js';
-import { captureLogger, SECRET } from './helpers/harness.js';
+import { captureLogger, nextRun, SECRET } from './helpers/harness.js';
 
 const PROBES = ['auth_flow', 'camera_list', 'protected_rejection'];
 const CLI = join(process.cwd(), 'dist/src/cli.js');
@@ -31,19 +31,6 @@ targets:
 `,
   );
   return path;
-}
-
-/** Resolves with the next recorded run of `probe` that satisfies `pred`. */
-function nextRun(daemon: Daemon, probe: string, pred: (r: RunRecord) => boolean = () => true): Promise<RunRecord> {
-  return new Promise((resolve) => {
-    const listener = (run: RunRecord) => {
-      if (run.probe === probe && pred(run)) {
-        daemon.events.off('run', listener);
-        resolve(run);
-      }
-    };
-    daemon.events.on('run', listener);
-  });
 }
 
 async function scrape(daemon: Daemon) {

@@ -13,6 +13,7 @@ import type {
   ClientConfig,
   Config,
   CredentialConfig,
+  HttpAuthConfig,
   ProbeConfig,
   Role,
   SecretRef,
@@ -65,6 +66,9 @@ const DEFAULT_PROBES = ['auth_flow', 'camera_list', 'protected_rejection'];
 const TTL_RANGE: [number, number] = [10_000, 86_400_000];
 const CLOSE_TIMEOUT_RANGE: [number, number] = [10, 30_000];
 const TIMEOUT_RANGE: [number, number] = [10, 86_400_000];
+const REQUEST_TIMEOUT_RANGE: [number, number] = [100, 300_000];
+/** Shorter HTTP credentials are guessable, and too short for the redactor to find in text. */
+const MIN_HTTP_SECRET_LENGTH = 16;
 
 /** Reads and validates a configuration file. */
 export async function loadConfig(path: string, opts: Omit<ParseOptions, 'source'>): Promise<Config> {
@@ -289,13 +293,44 @@ function build(raw: Record<string, unknown>, probeTypes: ParseOptions['probeType
   const targets = (Array.isArray(raw.targets) ? raw.targets : []).map((value, i) => buildTarget(value, i, context));
 
   return {
-    server: { host: server.host as string, port: server.port as number },
+    server: {
+      host: server.host as string,
+      port: server.port as number,
+      ...buildHttpAuth(server.auth, env, problems),
+      request_timeout_ms: duration(server.request_timeout, ['server', 'request_timeout'], problems, REQUEST_TIMEOUT_RANGE) ?? 10_000,
+    },
     log: { level: log.level as Config['log']['level'] },
     history: { runs: history.runs as number, failures: history.failures as number },
     // fromEntries defines own properties, so a credential named "__proto__" stays data.
     credentials: Object.fromEntries(credentials),
     targets,
   };
+}
+
+/** `server.auth`, with its secret checked now so a missing one fails the start. */
+function buildHttpAuth(value: unknown, env: Record<string, string | undefined>, problems: Problems): { auth?: HttpAuthConfig } {
+  if (!isObject(value)) return {};
+  let auth: HttpAuthConfig | undefined;
+  let ref: unknown;
+  let at: Path = [];
+  if ('bearer_token' in value) {
+    ref = value.bearer_token;
+    at = ['server', 'auth', 'bearer_token'];
+    if (isSecretRef(ref)) auth = { bearer_token: ref };
+  } else if (isObject(value.basic)) {
+    ref = value.basic.password;
+    at = ['server', 'auth', 'basic', 'password'];
+    if (isSecretRef(ref) && typeof value.basic.username === 'string') auth = { basic: { username: value.basic.username, password: ref } };
+  }
+  if (isSecretRef(ref)) {
+    try {
+      const secret = resolveSecret(ref, env);
+      if (secret.length < MIN_HTTP_SECRET_LENGTH) problems.add(at, `must be at least ${MIN_HTTP_SECRET_LENGTH} characters long`);
+    } catch (err) {
+      problems.add(at, (err as Error).message);
+    }
+  }
+  return auth ? { auth } : {};
 }
 
 function buildCredential(name: string, value: unknown, env: Record<string, string | undefined>, problems: Problems): CredentialConfig | undefined {

@@ -57,7 +57,31 @@ export const rootSchema = {
       type: 'object',
       default: {},
       additionalProperties: false,
-      properties: { host: { ...text(253), default: '127.0.0.1' }, port: { ...int(0, 65535), default: 9464 } },
+      properties: {
+        host: { ...text(253), default: '127.0.0.1' },
+        port: { ...int(0, 65535), default: 9464 },
+        // Who may read camprobe's own endpoints (all but /healthz). Checked further in load.ts.
+        auth: {
+          type: 'object',
+          additionalProperties: false,
+          minProperties: 1,
+          maxProperties: 1,
+          'x-message': 'must be { bearer_token: SECRET } or { basic: { username: NAME, password: SECRET } }',
+          properties: {
+            bearer_token: secretRef,
+            basic: {
+              type: 'object',
+              required: ['username', 'password'],
+              additionalProperties: false,
+              properties: {
+                username: { type: 'string', pattern: '^[^:\\s]{1,64}$', 'x-message': 'must be 1 to 64 characters, no ":" or white space' },
+                password: secretRef,
+              },
+            },
+          },
+        },
+        request_timeout: { ...duration, default: '10s' },
+      },
     },
     log: {
       type: 'object',

@@ -74,9 +74,16 @@ export interface TargetConfig {
   probes: ProbeConfig[];
 }
 
+/** Who may read camprobe's own HTTP endpoints (every one but `/healthz`). */
+export type HttpAuthConfig = { bearer_token: SecretRef } | { basic: { username: string; password: SecretRef } };
+
 export interface ServerConfig {
   host: string;
   port: number;
+  /** Absent: the endpoints are open (the default listen address is loopback). */
+  auth?: HttpAuthConfig;
+  /** Longest a request may take to arrive, ms. */
+  request_timeout_ms: number;
 }
 
 export interface Config {

@@ -8,18 +8,29 @@ import type { FastifyBaseLogger, FastifyError, FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { ProbeMetrics } from '../metrics/metrics.js';
 import type { RunHistory } from '../metrics/history.js';
+import type { HttpAuthorizer } from './auth.js';
 
 export interface HttpDeps {
   metrics: ProbeMetrics;
   history: RunHistory;
   isReady: () => { ready: boolean; reason?: string };
   logger: Logger;
+  /**
+   * Access control for every route but `/healthz`; read on each request, so a reload
+   * can change it. Absent or returning undefined: open.
+   */
+  authorizer?: () => HttpAuthorizer | undefined;
+  /** Longest a request may take to arrive, and longest a connection may sit idle mid-request, ms. */
+  requestTimeoutMs?: number;
 }
+
+/** Liveness stays open so an orchestrator can check it without holding the credential. */
+const OPEN_PATHS = new Set(['/healthz']);
 
 const INDEX = `camprobe
 
 GET /metrics     Prometheus metrics (OpenMetrics when the Accept header asks for it)
-GET /healthz     liveness: 200 while the process serves HTTP
+GET /healthz     liveness: 200 while the process serves HTTP (never needs credentials)
 GET /readyz      readiness: 200 when ready, 503 with a reason otherwise
 GET /api/runs    recent runs, newest first: ?target=&probe=&failed=1&limit=1..1000
 `;
@@ -55,12 +66,32 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
     // No route takes a body: anything big is refused before it is buffered.
     bodyLimit: 16 * 1024,
-    requestTimeout: 10_000,
-    // Inactivity during a request; idle keep-alive sockets follow keepAliveTimeout instead.
-    connectionTimeout: 10_000,
+    requestTimeout: deps.requestTimeoutMs ?? 10_000,
+    // Inactivity during a request (a slow-loris client); idle keep-alive sockets follow
+    // keepAliveTimeout instead.
+    connectionTimeout: deps.requestTimeoutMs ?? 10_000,
     // Longer than the usual 60 s scrape interval, so Prometheus keeps reusing its connection.
     keepAliveTimeout: 72_000,
     return503OnClosing: true,
+  });
+
+  app.addHook('onRequest', async (req, reply) => {
+    const authorizer = deps.authorizer?.();
+    if (authorizer === undefined || OPEN_PATHS.has(req.url.split('?', 1)[0]!)) return;
+    let granted = false;
+    try {
+      granted = authorizer.check(req.headers.authorization);
+    } catch (err) {
+      // The credential file vanished or became unreadable: refuse, and say why in the log
+      // (the message names the file or variable, never a value).
+      req.log.error({ err: (err as Error).message }, 'cannot read the HTTP credential; refusing the request');
+    }
+    if (!granted) {
+      return reply
+        .code(401)
+        .header('www-authenticate', authorizer.challenge)
+        .send({ statusCode: 401, error: 'Unauthorized', message: 'credentials required' });
+    }
   });
 
   app.addHook('onResponse', async (req, reply) => {

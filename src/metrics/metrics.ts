@@ -142,6 +142,8 @@ export class ProbeMetrics {
   private readonly skipped: Counter<'target' | 'probe'>;
   private readonly lastRun: Gauge<'target' | 'probe'>;
   private readonly lastSuccess: Gauge<'target' | 'probe'>;
+  private readonly reloadOk: Gauge;
+  private readonly reloadAt: Gauge;
   private readonly valueGauges = new Map<string, ValueGauge>();
   /** `target\0probe` → value names the probe declared. */
   private readonly probes = new Map<string, readonly string[]>();
@@ -211,6 +213,16 @@ export class ProbeMetrics {
       name: 'camprobe_probe_last_success_timestamp_seconds',
       help: 'When the last successful run ended, seconds since the epoch; absent before the first success.',
       labelNames: pair,
+      registers,
+    });
+    this.reloadOk = new Gauge({
+      name: 'camprobe_config_last_reload_successful',
+      help: 'Whether the last configuration (re)load succeeded (1) or was refused (0).',
+      registers,
+    });
+    this.reloadAt = new Gauge({
+      name: 'camprobe_config_last_reload_success_timestamp_seconds',
+      help: 'When the configuration was last loaded successfully, seconds since the epoch.',
       registers,
     });
     new Gauge({
@@ -315,6 +327,12 @@ export class ProbeMetrics {
     for (const [name, value] of Object.entries(run.values ?? {})) {
       if (declared.includes(name)) this.valueGauges.get(name)?.gauge.set({ target: run.target }, value);
     }
+  }
+
+  /** Records a configuration load at start or on reload; a refused one keeps the old timestamp. */
+  recordConfigLoad(ok: boolean, atMs: number = Date.now()): void {
+    this.reloadOk.set(ok ? 1 : 0);
+    if (ok) this.reloadAt.set(atMs / 1000);
   }
 
   /** Counts a run skipped because the previous one was still running. */

@@ -1,9 +1,11 @@
 /** Runs real probes against the real simulator, with a config parsed like the daemon's. */
+import type { ChildProcess } from 'node:child_process';
 import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
 import { createCredentialProvider } from '../../src/auth/credentials.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config, TargetConfig } from '../../src/config/types.js';
+import type { Daemon } from '../../src/daemon.js';
 import { BUILTIN_PROBES } from '../../src/probes/registry.js';
 import { runProbe } from '../../src/probes/runner.js';
 import type { ProbeDefinition, RunRecord } from '../../src/probes/types.js';
@@ -66,4 +68,53 @@ export function captureLogger(): { logger: Logger; lines: string[] } {
     }),
   );
   return { logger, lines };
+}
+
+/** Resolves with the next recorded run of `probe` that satisfies `pred`. */
+export function nextRun(daemon: Daemon, probe: string, pred: (r: RunRecord) => boolean = () => true): Promise<RunRecord> {
+  return new Promise((resolve) => {
+    const listener = (run: RunRecord) => {
+      if (run.probe === probe && pred(run)) {
+        daemon.events.off('run', listener);
+        resolve(run);
+      }
+    };
+    daemon.events.on('run', listener);
+  });
+}
+
+/**
+ * Collects a child's stdout and stderr; `waitFor(re)` resolves with the first match
+ * found after `from` (an offset into `text()`), and rejects if the child exits first.
+ */
+export function watchOutput(child: ChildProcess): { text: () => string; waitFor: (re: RegExp, from?: number) => Promise<RegExpMatchArray> } {
+  let out = '';
+  const waiters = new Set<() => void>();
+  const feed = (d: Buffer) => {
+    out += String(d);
+    for (const w of [...waiters]) w();
+  };
+  child.stdout?.on('data', feed);
+  child.stderr?.on('data', feed);
+  return {
+    text: () => out,
+    waitFor: (re, from = 0) =>
+      new Promise((resolve, reject) => {
+        const check = () => {
+          const m = out.slice(from).match(re);
+          if (m) {
+            waiters.delete(check);
+            child.off('exit', onExit);
+            resolve(m);
+          }
+        };
+        const onExit = (code: number | null) => {
+          waiters.delete(check);
+          reject(new Error(`child exited (${code}) before printing ${re}:\n${out}`));
+        };
+        child.once('exit', onExit);
+        waiters.add(check);
+        check();
+      }),
+  };
 }
