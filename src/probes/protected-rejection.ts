@@ -17,7 +17,8 @@ export const REJECTION_CASES = ['none', 'forged', 'expired', 'alg_none', 'malfor
 export type RejectionCase = (typeof REJECTION_CASES)[number];
 
 export interface ProtectedRejectionOptions {
-  cases: RejectionCase[];
+  /** Default: every case the credential can produce (see defaultCases). */
+  cases?: RejectionCase[];
   /** The protected method to call. Default: an admin method that only reads. */
   method: string;
   /** Error codes that count as "rejected" (default: the auth family, -32001 and -32003). */
@@ -27,6 +28,14 @@ export interface ProtectedRejectionOptions {
 }
 
 const DEFAULT_CASES: RejectionCase[] = ['none', 'forged', 'expired', 'alg_none', 'role_too_low'];
+
+/**
+ * The cases run when none are configured. A static token (the least-privilege mode)
+ * cannot mint an expired token, so that case is left out rather than refused.
+ */
+function defaultCases(canMint: boolean): RejectionCase[] {
+  return canMint ? DEFAULT_CASES : DEFAULT_CASES.filter((c) => c !== 'expired');
+}
 
 export const protectedRejection: ProbeDefinition<ProtectedRejectionOptions> = {
   type: 'protected_rejection',
@@ -40,7 +49,6 @@ export const protectedRejection: ProbeDefinition<ProtectedRejectionOptions> = {
         items: { enum: [...REJECTION_CASES] },
         minItems: 1,
         uniqueItems: true,
-        default: DEFAULT_CASES,
       },
       method: { type: 'string', pattern: '^[a-z][a-z0-9_]{0,63}$', default: 'get_server_info' },
       reject_codes: {
@@ -64,20 +72,22 @@ export const protectedRejection: ProbeDefinition<ProtectedRejectionOptions> = {
     if (target.side_effect_methods.includes(options.method) && !options.allow_side_effects) {
       problems.push(['method', `"${options.method}" has side effects; choose a method that only reads, or set allow_side_effects: true`]);
     }
-    if (options.cases.includes('role_too_low')) {
+    const cases = options.cases ?? defaultCases(credential?.kind !== 'token');
+    if (cases.includes('role_too_low')) {
       if (roleBelow(methodRole) === undefined) {
         problems.push(['cases', `role_too_low needs a method that requires more than viewer ("${options.method}" requires viewer)`]);
       } else if (credential && credential.kind === 'token' && roleRank(credential.role) >= roleRank(methodRole)) {
         problems.push(['cases', `role_too_low needs the signing secret or a credential weaker than ${methodRole}; credential "${credential.name}" is ${credential.role}`]);
       }
     }
-    if (options.cases.includes('expired') && credential && credential.kind === 'token') {
+    if (cases.includes('expired') && credential && credential.kind === 'token') {
       problems.push(['cases', `expired needs the signing secret (jwt_secret); credential "${credential.name}" is a static token`]);
     }
     return problems;
   },
   async run(ctx) {
-    const { method, cases } = ctx.options;
+    const { method } = ctx.options;
+    const cases = ctx.options.cases ?? defaultCases(ctx.credentials.canMint);
     const methodRole = ctx.target.methods[method];
     if (methodRole === undefined) throw new ProbeError('internal', `"${method}" is not in the method matrix`);
 

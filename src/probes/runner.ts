@@ -116,6 +116,14 @@ export async function runProbe(req: RunRequest, deps: RunnerDeps): Promise<RunRe
   } catch (err) {
     failure = classify(err, controller.signal, timeoutError, inProgress, log, deps.redactor);
   }
+  if (!failure) {
+    // A second response to one request is a broken server even when the first was right
+    // (it may have run the call twice). Seen on the last call, it can race the close.
+    const duplicates = [...connections].reduce((n, c) => n + c.stats.duplicates, 0);
+    if (duplicates > 0) {
+      failure = { reason: 'protocol_error', detail: `the service answered ${duplicates} request(s) twice (same id): JSON-RPC allows exactly one response per request` };
+    }
+  }
   const durationMs = performance.now() - t0;
   clearTimeout(deadline);
   req.stopSignal?.removeEventListener('abort', onStop);

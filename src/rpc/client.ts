@@ -191,12 +191,22 @@ const TLS_CODES = new Set([
   'ERR_SSL_WRONG_VERSION_NUMBER',
 ]);
 
+/** What to change in the config for the common certificate failures. */
+function tlsHint(code: string): string {
+  if (code.includes('CERTIFICATE_REQUIRED')) return ' (the server wants a client certificate: set tls.cert_file and tls.key_file)';
+  if (code === 'DEPTH_ZERO_SELF_SIGNED_CERT' || code === 'SELF_SIGNED_CERT_IN_CHAIN' || code.startsWith('UNABLE_TO_')) {
+    return ' (trust the issuing CA with tls.ca_file)';
+  }
+  return '';
+}
+
 function classifyConnectError(err: NodeJS.ErrnoException, phase: ConnectPhase): ProbeError {
   const code = err.code ?? '';
   if (code === 'ECONNREFUSED') return new ProbeError('connect_refused', `connection refused (${code})`);
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new ProbeError('dns', `cannot resolve host (${code})`);
   if (phase === 'tls' || TLS_CODES.has(code) || code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS')) {
-    return new ProbeError('tls', `TLS handshake failed: ${code || err.message}`);
+    const message = err.message && err.message !== code ? `${code ? `${code}: ` : ''}${err.message}` : code;
+    return new ProbeError('tls', `TLS handshake failed: ${message}${tlsHint(code)}`);
   }
   if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return new ProbeError('protocol_error', 'frame larger than the configured maximum');
   if (phase === 'upgrade') {
