@@ -394,3 +394,22 @@ test('a secret value never appears in an error message', () => {
     }
   }
 });
+
+test('a secret interpolated outside a secret field is never quoted back, and refused in names and URLs', () => {
+  const secret = ENV.CAMERA_SERVICE_JWT_SECRET!;
+  const problems = problemsOf(`
+credentials:
+  service:
+    jwt_secret: { env: CAMERA_SERVICE_JWT_SECRET }
+targets:
+  - name: "t-\${CAMERA_SERVICE_JWT_SECRET}"
+    url: "ws://camera:8002/ws?key=\${CAMERA_SERVICE_JWT_SECRET}"
+    probes: [{ type: "\${CAMERA_SERVICE_JWT_SECRET}" }]
+`);
+  assert.deepEqual(problems, [
+    'targets[0].name: contains the value of a secret (or a JWT): it would be exported in labels and logs',
+    'targets[0].url: contains the value of a secret (or a JWT): it would be exported in labels and logs',
+    'targets[0].probes[0].type: unknown probe type "[REDACTED]" (known: auth_flow, camera_list, protected_rejection)',
+  ]);
+  assert.ok(!problems.join('\n').includes(secret));
+});

@@ -5,7 +5,9 @@
  * any output, and nothing left open afterwards.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { lookup } from 'node:dns/promises';
+import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -108,6 +110,13 @@ const CASES: Case[] = [
     reason: 'ok',
     url: () => tlsProxy({ cert: pki.serverCert, key: pki.serverKey, ca: pki.caPem, requestCert: true, rejectUnauthorized: true }),
     extra: () => `tls: { ca_file: ${pki.caFile}, cert_file: ${pki.clientCertFile}, key_file: ${pki.clientKeyFile} }`,
+  },
+  {
+    name: 'tls-verification-off',
+    probe: 'camera_list',
+    reason: 'ok',
+    url: () => tlsProxy({ cert: pki.selfSignedCert, key: pki.selfSignedKey }),
+    extra: 'tls: { insecure_skip_verify: true }',
   },
   { name: 'handshake-hangs', probe: 'auth_flow', reason: 'timeout', step: 'upgrade', url: simUrl({ hangUpgrade: true }) },
   { name: 'upgrade-401', probe: 'auth_flow', reason: 'upgrade_rejected', detail: /401/, url: simUrl({ upgradeStatus: 401 }) },
@@ -254,6 +263,12 @@ ${targets.join('')}`,
     assert.equal((await fetch(`${daemon.address}/readyz`, { headers: { authorization: `Bearer ${HTTP_TOKEN}` } })).status, 200);
   });
 
+  it('turning TLS verification off was logged as a warning at start', async () => {
+    const warning = lines.map((l) => JSON.parse(l)).find((l) => l.target === 'tls-verification-off' && /verification is OFF/.test(l.msg));
+    assert.equal(warning?.level, 40);
+    assert.ok(!lines.some((l) => l.includes('verification is OFF') && !l.includes('tls-verification-off')), 'only for that target');
+  });
+
   it('no secret appears in logs, /metrics, /api/runs, run details or refusals', async () => {
     await allRan;
     const auth = { authorization: `Bearer ${HTTP_TOKEN}` };
@@ -288,5 +303,52 @@ ${targets.join('')}`,
       leaked = [...now].filter(([type, n]) => n > (resourcesBefore.get(type) ?? 0)).map(([type, n]) => `${type}: ${resourcesBefore.get(type) ?? 0} -> ${n}`);
     } while (leaked.length > 0 && Date.now() < deadline);
     assert.deepEqual(leaked, []);
+  });
+});
+
+describe('crash and start-up output', () => {
+  const CLI = join(process.cwd(), 'dist/src/cli.js');
+  const env = { ...process.env, CAMERA_SERVICE_JWT_SECRET: SECRET };
+  const write = (text: string) => {
+    const path = join(mkdtempSync(join(tmpdir(), 'camprobe-crash-')), 'camprobe.yaml');
+    writeFileSync(path, text);
+    return path;
+  };
+
+  it('a config that uses the secret in the wrong places is refused without printing it', () => {
+    const path = write(`credentials:
+  service:
+    jwt_secret: { env: CAMERA_SERVICE_JWT_SECRET }
+targets:
+  - name: "\${CAMERA_SERVICE_JWT_SECRET}"
+    url: "\${CAMERA_SERVICE_JWT_SECRET}"
+    probes: [{ type: "\${CAMERA_SERVICE_JWT_SECRET}" }]
+`);
+    const r = spawnSync(process.execPath, [CLI, 'run', '--config', path], { env, encoding: 'utf8' });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /targets\[0\]\.name: contains the value of a secret/);
+    assert.ok(!(r.stdout + r.stderr).includes(SECRET));
+  });
+
+  it('a start that fails at run time (port taken) exits 1 without printing the secret', async () => {
+    const busy = net.createServer().listen(0, '127.0.0.1');
+    await once(busy, 'listening');
+    try {
+      const port = (busy.address() as net.AddressInfo).port;
+      const path = write(`server: { host: 127.0.0.1, port: ${port} }
+log: { level: trace }
+credentials:
+  service:
+    jwt_secret: { env: CAMERA_SERVICE_JWT_SECRET }
+targets:
+  - { name: t, url: "ws://127.0.0.1:1/ws" }
+`);
+      const r = spawnSync(process.execPath, [CLI, 'run', '--config', path], { env, encoding: 'utf8', timeout: 20_000 });
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, /EADDRINUSE/);
+      assert.ok(!(r.stdout + r.stderr).includes(SECRET));
+    } finally {
+      busy.close();
+    }
   });
 });

@@ -21,6 +21,7 @@ import type {
   TlsConfig,
 } from './types.js';
 import { DURATION_HINT, SCHEDULABLE_HINT, formatDuration, isSchedulableInterval, parseDuration } from './duration.js';
+import { Redactor } from '../redact.js';
 import { interpolate } from './interpolate.js';
 import {
   ENV_NAME,
@@ -143,6 +144,8 @@ class Problems {
   private readonly seen = new Set<string>();
   /** Paths already reported as unusable: later problems under them would only be noise. */
   private readonly failed = new Set<string>();
+  /** Secrets met while loading: a value interpolated from one must not be quoted back. */
+  private readonly redactor = new Redactor();
 
   constructor(private readonly doc: Document) {}
 
@@ -168,11 +171,19 @@ class Problems {
     this.failed.add(JSON.stringify(path));
   }
 
+  secret(value: string): void {
+    this.redactor.add(value);
+  }
+
+  hasSecret(text: string): boolean {
+    return this.redactor.redact(text) !== text;
+  }
+
   sorted(): string[] {
     return this.entries
       .map((e, i) => ({ ...e, i }))
       .sort((a, b) => a.pos - b.pos || a.i - b.i)
-      .map((e) => e.text);
+      .map((e) => this.redactor.redact(e.text));
   }
 
   /** Offset of the nearest node that exists in the document (defaults and merges have none). */
@@ -280,6 +291,9 @@ function build(raw: Record<string, unknown>, probeTypes: ParseOptions['probeType
     if (credential) credentials.set(name, deepFreeze(credential));
   }
 
+  // Before the targets, so its secret is known when they are checked for secrets.
+  const httpAuth = buildHttpAuth(server.auth, env, problems);
+
   const context: TargetContext = {
     probeTypes,
     problems,
@@ -296,7 +310,7 @@ function build(raw: Record<string, unknown>, probeTypes: ParseOptions['probeType
     server: {
       host: server.host as string,
       port: server.port as number,
-      ...buildHttpAuth(server.auth, env, problems),
+      ...httpAuth,
       request_timeout_ms: duration(server.request_timeout, ['server', 'request_timeout'], problems, REQUEST_TIMEOUT_RANGE) ?? 10_000,
     },
     log: { level: log.level as Config['log']['level'] },
@@ -325,6 +339,7 @@ function buildHttpAuth(value: unknown, env: Record<string, string | undefined>, 
   if (isSecretRef(ref)) {
     try {
       const secret = resolveSecret(ref, env);
+      problems.secret(secret);
       if (secret.length < MIN_HTTP_SECRET_LENGTH) problems.add(at, `must be at least ${MIN_HTTP_SECRET_LENGTH} characters long`);
     } catch (err) {
       problems.add(at, (err as Error).message);
@@ -351,7 +366,8 @@ function buildCredential(name: string, value: unknown, env: Record<string, strin
   const ref = value[kind];
   if (isSecretRef(ref)) {
     try {
-      resolveSecret(ref, env); // checked now so a missing secret fails the start, not the first run
+      // Checked now so a missing secret fails the start, not the first run.
+      problems.secret(resolveSecret(ref, env));
     } catch (err) {
       problems.add([...path, kind], (err as Error).message);
     }
@@ -394,6 +410,12 @@ function buildTarget(value: unknown, index: number, ctx: TargetContext): TargetC
 
   const url = t.url as string;
   if (typeof url === 'string') checkUrl(url, at('url'), problems);
+  // Names become metric labels and URLs are logged: neither may carry a secret.
+  for (const key of ['name', 'url'] as const) {
+    if (typeof t[key] === 'string' && problems.hasSecret(t[key])) {
+      problems.add(at(key), 'contains the value of a secret (or a JWT): it would be exported in labels and logs');
+    }
+  }
 
   let credential = t.credential as string | undefined;
   const defined = `(defined: ${ctx.credentialNames.join(', ')})`;
