@@ -153,6 +153,14 @@ const CASES: Case[] = [
     url: simUrl({ exposeProtected: true }),
   },
   {
+    // Least privilege: a viewer API key, no signing secret, against a healthy service.
+    name: 'api-key-healthy',
+    probe: 'protected_rejection',
+    reason: 'ok',
+    credential: 'apikey',
+    url: simUrl({}),
+  },
+  {
     name: 'api-key-exposed',
     probe: 'protected_rejection',
     reason: 'security_violation',
