@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createCredentialProvider, type CredentialProvider } from './auth/credentials.js';
 import { loadConfig } from './config/load.js';
+import { selectShard, type Shard } from './config/shard.js';
 import type { Config, TargetConfig } from './config/types.js';
 import { buildHttpServer } from './http/server.js';
 import { RunHistory } from './metrics/history.js';
@@ -27,12 +28,17 @@ export interface DaemonOptions {
   probeTypes?: ReadonlyMap<string, ProbeDefinition<any>>;
   /** Overrides the configured listen port (tests use 0). */
   port?: number;
+  /** This replica's shard (`--shard`); overrides the config's `shard`. */
+  shard?: Shard;
   /** DNS seam for tests. */
   resolver?: Resolver;
 }
 
 export interface Daemon {
   readonly config: Config;
+  /** The shard in effect and the configured targets it owns (all of them when not sharded). */
+  readonly shard: Shard;
+  readonly targets: readonly TargetConfig[];
   readonly metrics: ProbeMetrics;
   readonly history: RunHistory;
   readonly http: FastifyInstance;
@@ -51,19 +57,22 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const config = await loadConfig(opts.configPath, { env, probeTypes });
   const log = opts.logger;
   log.level = config.log.level;
+  const shard = opts.shard ?? config.shard;
+  const targets = selectShard(config.targets, shard);
 
   const redactor = new Redactor();
   const providers = new Map<string, CredentialProvider>();
   for (const [name, cfg] of Object.entries(config.credentials)) {
     providers.set(name, createCredentialProvider(cfg, redactor, env));
   }
-  for (const target of config.targets) {
+  for (const target of targets) {
     if (target.url.startsWith('wss:') && target.tls.insecure_skip_verify) {
       log.warn({ target: target.name }, 'TLS certificate verification is OFF for this target (tls.insecure_skip_verify)');
     }
   }
 
-  const metrics = new ProbeMetrics({ version: VERSION, commit: COMMIT });
+  const metrics = new ProbeMetrics({ version: VERSION, commit: COMMIT, ...(config.location ? { location: config.location } : {}) });
+  metrics.setShard(shard, targets.length);
   const events = new EventEmitter<{ run: [RunRecord] }>();
   const history = new RunHistory(config.history);
   const scheduler = new Scheduler({
@@ -88,10 +97,18 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const boundPort = typeof bound === 'object' && bound ? bound.port : port;
   const address = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
 
-  for (const target of config.targets) scheduleTarget(target);
+  for (const target of targets) scheduleTarget(target);
   running = true;
   log.info(
-    { version: VERSION, commit: COMMIT, address, targets: config.targets.length, probes: config.targets.reduce((n, t) => n + t.probes.length, 0) },
+    {
+      version: VERSION,
+      commit: COMMIT,
+      address,
+      ...(config.location ? { location: config.location } : {}),
+      ...(shard.total > 1 ? { shard: `${shard.index}/${shard.total}`, configured_targets: config.targets.length } : {}),
+      targets: targets.length,
+      probes: targets.reduce((n, t) => n + t.probes.length, 0),
+    },
     'camprobe started',
   );
 
@@ -124,6 +141,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   let stopping: Promise<void> | undefined;
   return {
     config,
+    shard,
+    targets,
     metrics,
     history,
     http,
