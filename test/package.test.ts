@@ -136,7 +136,9 @@ describe('npm pack and the container steps', () => {
     run('npm', ['install', '--omit=dev', ...NPM_QUIET, '--prefix', prefix, tarball]);
     for (const dev of Object.keys(PKG.devDependencies)) assert.ok(!existsSync(join(prefix, 'node_modules', dev)), `dev dependency ${dev} installed`);
     const info = JSON.parse(readFileSync(join(prefix, 'node_modules', PKG.name, 'dist/build-info.json'), 'utf8')) as { commit: string };
-    const out = run(join(prefix, 'node_modules/.bin/camprobe'), ['--version']);
+    // The command's `#!/usr/bin/env node` finds this Node.js first.
+    const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` };
+    const out = run(join(prefix, 'node_modules/.bin/camprobe'), ['--version'], { env });
     assert.equal(out, `camprobe ${PKG.version} (commit ${info.commit}, node ${process.version})\n`);
     if (gitCommit() !== undefined) assert.notEqual(info.commit, 'unknown');
   });
