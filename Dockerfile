@@ -1,26 +1,45 @@
-# camprobe container image. Build: docker build --build-arg CAMPROBE_COMMIT=$(git rev-parse --short=12 HEAD) -t camprobe .
+# camprobe container image.
+#
+# Build: docker build --build-arg CAMPROBE_COMMIT=$(git rev-parse --short=12 HEAD) -t camprobe .
 # Run:   docker run -e CAMERA_SERVICE_URL=ws://camera-host:8002/ws -e CAMERA_SERVICE_JWT_SECRET=... -p 9464:9464 camprobe
-ARG NODE_VERSION=26
+#        (or mount a config reading the secret from a file: -v ./camprobe.yaml:/etc/camprobe/camprobe.yaml:ro
+#        -v ./secret:/run/secrets/camera_jwt_secret:ro, with `jwt_secret: { file: /run/secrets/camera_jwt_secret }`)
+#
+# The image holds exactly what `npm pack` ships, with the production dependencies of
+# package-lock.json, on the Node.js LTS pinned in .node-lts (test/package.test.ts checks
+# that this ARG agrees with it, and performs the same build and start steps outside Docker).
+ARG NODE_VERSION=24.21.0
 
+# 1. Build: every dependency, compile, pack (prepack runs `npm run build`).
 FROM node:${NODE_VERSION}-slim AS build
-WORKDIR /app
+WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json ./
 COPY scripts ./scripts
 COPY src ./src
+COPY config ./config
+COPY README.md ./
 ARG CAMPROBE_COMMIT=unknown
-RUN npx tsc -p tsconfig.build.json && CAMPROBE_COMMIT=${CAMPROBE_COMMIT} node scripts/build-info.mjs
+RUN CAMPROBE_COMMIT=${CAMPROBE_COMMIT} npm pack --pack-destination /tmp \
+ && mkdir /app && tar -xzf /tmp/camprobe-*.tgz -C /app --strip-components=1
 
+# 2. The packed package plus its production dependencies only, as locked.
+FROM node:${NODE_VERSION}-slim AS production
+WORKDIR /app
+COPY --from=build /app ./
+COPY package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
+# 3. Runtime: no compiler, no dev dependencies, no npm cache.
 FROM node:${NODE_VERSION}-slim
 ENV NODE_ENV=production \
     CAMPROBE_HOST=0.0.0.0 \
     CAMPROBE_PORT=9464
 WORKDIR /app
-COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
-COPY --from=build /app/dist ./dist
-COPY config/camprobe.yaml /etc/camprobe/camprobe.yaml
+COPY --from=production /app ./
+COPY --from=production /app/config/camprobe.yaml /etc/camprobe/camprobe.yaml
+# The image's own unprivileged user (uid 1000); nothing in /app is writable by it.
 USER node
 EXPOSE 9464
 # Node's own fetch: the image needs no curl or wget.

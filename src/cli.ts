@@ -2,8 +2,8 @@
 /**
  * The `camprobe` command.
  *
- *   camprobe [run] [--config FILE]       run the daemon
- *   camprobe check-config [--config FILE] validate the configuration and exit
+ *   camprobe [run] [--config FILE] [--shard I/N]          run the daemon (its shard of the targets)
+ *   camprobe check-config [--config FILE] [--shard I/N]   validate the configuration and exit
  *   camprobe demo [--port N]             simulator and daemon together, every probe green
  *
  * Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from './config/load.js';
+import { parseShard, selectShard, type Shard } from './config/shard.js';
 import { startDaemon, type Daemon } from './daemon.js';
 import { createLogger } from './logger.js';
 import { BUILTIN_PROBES } from './probes/registry.js';
@@ -21,14 +22,16 @@ import { COMMIT, VERSION } from './version.js';
 const HELP = `camprobe ${VERSION}: synthetic monitor for the camera service's JSON-RPC WebSocket API
 
 Usage:
-  camprobe [run] [--config FILE]          run the daemon (default config: ${DEFAULT_CONFIG_PATH})
-  camprobe check-config [--config FILE]   validate the configuration, print a summary, exit
+  camprobe [run] [--config FILE] [--shard I/N]          run the daemon (default config: ${DEFAULT_CONFIG_PATH})
+  camprobe check-config [--config FILE] [--shard I/N]   validate the configuration, print a summary, exit
   camprobe demo [--port N]                start a simulated camera service and the daemon against it
   camprobe --help | --version
 
 Options:
   -c, --config FILE   configuration file (YAML)
   -p, --port N        HTTP port for /metrics (overrides the config; demo default 9464)
+  --shard I/N         probe only shard I (0-based) of N: the targets whose name hashes to I
+                      (overrides the config's shard; run N replicas with 0/N … N-1/N)
   -h, --help          show this help
   -v, --version       print version and commit
 
@@ -49,6 +52,7 @@ export async function main(argv: string[]): Promise<number> {
       options: {
         config: { type: 'string', short: 'c' },
         port: { type: 'string', short: 'p' },
+        shard: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -79,24 +83,39 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
   }
+  let shard: Shard | undefined;
+  if (values.shard !== undefined) {
+    try {
+      shard = parseShard(values.shard);
+    } catch (err) {
+      process.stderr.write(`camprobe: ${(err as Error).message}\n`);
+      return 2;
+    }
+  }
   const configPath = values.config ?? DEFAULT_CONFIG_PATH;
 
-  if (command === 'check-config') return checkConfig(configPath);
-  return runDaemon(configPath, command === 'demo', port);
+  if (command === 'check-config') return checkConfig(configPath, shard);
+  return runDaemon(configPath, command === 'demo', port, shard);
 }
 
-async function checkConfig(configPath: string): Promise<number> {
+async function checkConfig(configPath: string, shardFlag: Shard | undefined): Promise<number> {
   try {
     const config = await loadConfig(configPath, { probeTypes: BUILTIN_PROBES });
     const probes = config.targets.reduce((n, t) => n + t.probes.length, 0);
     process.stdout.write(`${configPath}: OK (${config.targets.length} targets, ${probes} probes)\n`);
+    const shard = shardFlag ?? config.shard;
+    if (shard.total > 1) {
+      const owned = selectShard(config.targets, shard);
+      process.stdout.write(`shard ${shard.index}/${shard.total} owns ${owned.length} of ${config.targets.length} targets:\n`);
+      for (const t of owned) process.stdout.write(`  ${t.name}\n`);
+    }
     return 0;
   } catch (err) {
     return reportStartError(err);
   }
 }
 
-async function runDaemon(configPath: string, demo: boolean, port: number | undefined): Promise<number> {
+async function runDaemon(configPath: string, demo: boolean, port: number | undefined, shard: Shard | undefined): Promise<number> {
   const logger = createLogger(process.env.CAMPROBE_LOG_LEVEL ?? 'info');
   let simulator: Simulator | undefined;
   let daemon: Daemon | undefined;
@@ -109,7 +128,7 @@ async function runDaemon(configPath: string, demo: boolean, port: number | undef
       env = { ...process.env, CAMERA_SERVICE_URL: simulator.url, CAMERA_SERVICE_JWT_SECRET: secret };
       logger.info({ url: simulator.url, faults: `${simulator.httpUrl}/control/faults` }, 'demo: simulated camera service started');
     }
-    daemon = await startDaemon({ configPath, logger, env, ...(port !== undefined ? { port } : {}) });
+    daemon = await startDaemon({ configPath, logger, env, ...(port !== undefined ? { port } : {}), ...(shard ? { shard } : {}) });
   } catch (err) {
     await simulator?.close();
     return reportStartError(err);

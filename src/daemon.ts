@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createCredentialProvider, type CredentialProvider } from './auth/credentials.js';
 import { ConfigError, loadConfig } from './config/load.js';
+import { selectShard, type Shard } from './config/shard.js';
 import type { Config, ProbeConfig, TargetConfig } from './config/types.js';
 import { createHttpAuthorizer, type HttpAuthorizer } from './http/auth.js';
 import { buildHttpServer } from './http/server.js';
@@ -28,6 +29,8 @@ export interface DaemonOptions {
   probeTypes?: ReadonlyMap<string, ProbeDefinition<any>>;
   /** Overrides the configured listen port (tests use 0). */
   port?: number;
+  /** This replica's shard (`--shard`); overrides the config's `shard`. */
+  shard?: Shard;
   /** DNS seam for tests. */
   resolver?: Resolver;
 }
@@ -35,6 +38,9 @@ export interface DaemonOptions {
 export interface Daemon {
   /** The configuration running now (replaced by a successful reload). */
   readonly config: Config;
+  /** The shard in effect and the configured targets it owns (all of them when not sharded). */
+  readonly shard: Shard;
+  readonly targets: readonly TargetConfig[];
   readonly metrics: ProbeMetrics;
   readonly history: RunHistory;
   readonly http: FastifyInstance;
@@ -73,24 +79,31 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   /** Everything derived from one configuration; built completely before any of it is used. */
   interface Loaded {
     config: Config;
+    /** The shard in effect and the configured targets it owns. */
+    shard: Shard;
+    targets: TargetConfig[];
     providers: Map<string, CredentialProvider>;
     authorizer: HttpAuthorizer | undefined;
   }
   const load = async (): Promise<Loaded> => {
     const config = await loadConfig(opts.configPath, { env, probeTypes });
+    const shard = opts.shard ?? config.shard;
+    const targets = selectShard(config.targets, shard);
     const providers = new Map<string, CredentialProvider>();
     for (const [name, cfg] of Object.entries(config.credentials)) {
       providers.set(name, createCredentialProvider(cfg, redactor, env));
     }
     const authorizer = config.server.auth ? createHttpAuthorizer(config.server.auth, redactor, env) : undefined;
-    return { config, providers, authorizer };
+    return { config, shard, targets, providers, authorizer };
   };
 
   let current = await load();
   log.level = current.config.log.level;
 
-  const metrics = new ProbeMetrics({ version: VERSION, commit: COMMIT });
+  const location = current.config.location;
+  const metrics = new ProbeMetrics({ version: VERSION, commit: COMMIT, ...(location ? { location } : {}) });
   metrics.recordConfigLoad(true);
+  metrics.setShard(current.shard, current.targets.length);
   const events = new EventEmitter<{ run: [RunRecord] }>();
   const history = new RunHistory(current.config.history);
   const scheduler = new Scheduler({
@@ -118,7 +131,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const boundPort = typeof bound === 'object' && bound ? bound.port : port;
   const address = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
 
-  for (const target of current.config.targets) {
+  for (const target of current.targets) {
     warnInsecure(target);
     for (const probe of target.probes) addJob(target, probe, current);
   }
@@ -128,7 +141,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       version: VERSION,
       commit: COMMIT,
       address,
-      targets: current.config.targets.length,
+      ...(location ? { location } : {}),
+      ...(current.shard.total > 1
+        ? { shard: `${current.shard.index}/${current.shard.total}`, configured_targets: current.config.targets.length }
+        : {}),
+      targets: current.targets.length,
       probes: jobs.size,
       http_auth: current.authorizer ? Object.keys(current.config.server.auth!)[0] : 'none',
     },
@@ -190,7 +207,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     }
     const before = current.config;
     const wanted = new Map<string, { target: TargetConfig; probe: ProbeConfig }>();
-    for (const target of next.config.targets) {
+    for (const target of next.targets) {
       for (const probe of target.probes) wanted.set(jobKey(target.name, probe.name), { target, probe });
     }
     const added: string[] = [];
@@ -226,10 +243,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     current = next;
     log.level = next.config.log.level;
     metrics.recordConfigLoad(true);
+    metrics.setShard(next.shard, next.targets.length);
     const restartOnly = (['host', 'port', 'request_timeout_ms'] as const)
       .filter((k) => before.server[k] !== next.config.server[k])
       .map((k) => `server.${k}`);
     if (JSON.stringify(before.history) !== JSON.stringify(next.config.history)) restartOnly.push('history');
+    if (before.location !== next.config.location) restartOnly.push('location');
     if (restartOnly.length > 0) log.warn({ settings: restartOnly }, 'these settings changed but apply only at restart');
     log.info({ added: added.length, changed: changed.length, removed: removed.length, unchanged }, 'configuration reloaded');
     return { ok: true, added, changed, removed, unchanged };
@@ -240,6 +259,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   return {
     get config() {
       return current.config;
+    },
+    get shard() {
+      return current.shard;
+    },
+    get targets() {
+      return current.targets;
     },
     metrics,
     history,

@@ -23,6 +23,7 @@ import type {
 import { DURATION_HINT, SCHEDULABLE_HINT, formatDuration, isSchedulableInterval, parseDuration } from './duration.js';
 import { Redactor } from '../redact.js';
 import { interpolate } from './interpolate.js';
+import { NO_SHARDING, shardProblem } from './shard.js';
 import {
   ENV_NAME,
   PROBE_BASE_KEYS,
@@ -306,7 +307,16 @@ function build(raw: Record<string, unknown>, probeTypes: ParseOptions['probeType
   };
   const targets = (Array.isArray(raw.targets) ? raw.targets : []).map((value, i) => buildTarget(value, i, context));
 
+  const rawShard = obj(raw.shard);
+  const shard = raw.shard === undefined ? NO_SHARDING : { index: rawShard.index as number, total: rawShard.total as number };
+  // The schema checked each number; only index < total is left (reported once the numbers are valid).
+  if (Number.isInteger(shard.index) && Number.isInteger(shard.total) && shard.total >= 1 && shard.index >= shard.total) {
+    problems.add(['shard', 'index'], shardProblem(shard)!);
+  }
+
   return {
+    ...(typeof raw.location === 'string' ? { location: raw.location } : {}),
+    shard,
     server: {
       host: server.host as string,
       port: server.port as number,

@@ -9,6 +9,7 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { ROLES } from './types.js';
 import { DURATION_HINT } from './duration.js';
+import { MAX_SHARDS } from './shard.js';
 
 export type Path = Array<string | number>;
 export interface SchemaProblem {
@@ -21,7 +22,7 @@ export interface SchemaProblem {
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const ENV_NAME = '^[A-Za-z_][A-Za-z0-9_]{0,127}$';
-const TARGET_NAME = '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$';
+const LABEL_VALUE = '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$';
 const CREDENTIAL_NAME = '^[A-Za-z0-9_.-]{1,64}$';
 const LOWER_NAME = '^[a-z][a-z0-9_]{0,63}$';
 const LOWER_NAME_HINT = 'must be 1 to 64 lowercase letters, digits or "_", starting with a letter';
@@ -30,6 +31,12 @@ const text = (maxLength = 2048) => ({ type: 'string', minLength: 1, maxLength })
 const int = (minimum: number, maximum: number) => ({ type: 'integer', minimum, maximum });
 const duration = { type: 'string', maxLength: 32, 'x-message': DURATION_HINT };
 const lowerName = { type: 'string', pattern: LOWER_NAME, 'x-message': LOWER_NAME_HINT };
+/** A name exported as a label value (target, location): short and free of quoting trouble. */
+const labelValue = {
+  type: 'string',
+  pattern: LABEL_VALUE,
+  'x-message': 'must be 1 to 64 letters, digits, "_", ".", ":" or "-", starting with a letter or digit',
+};
 
 const secretRef = {
   type: 'object',
@@ -126,11 +133,7 @@ export const rootSchema = {
         required: ['name', 'url'],
         additionalProperties: false,
         properties: {
-          name: {
-            type: 'string',
-            pattern: TARGET_NAME,
-            'x-message': 'must be 1 to 64 letters, digits, "_", ".", ":" or "-", starting with a letter or digit',
-          },
+          name: labelValue,
           url: text(),
           credential: { type: 'string', maxLength: 64 },
           methods: {
@@ -173,6 +176,15 @@ export const rootSchema = {
           },
         },
       },
+    },
+    // Added as the label `location` to every series (where this camprobe probes from).
+    location: labelValue,
+    // This replica's part of the targets; index < total is checked in load.ts.
+    shard: {
+      type: 'object',
+      required: ['index', 'total'],
+      additionalProperties: false,
+      properties: { index: int(0, MAX_SHARDS - 1), total: int(1, MAX_SHARDS) },
     },
   },
 };

@@ -2,6 +2,7 @@
  * The validated, defaults-applied, frozen configuration. The loader (`load.ts`) is the
  * only producer; everything else only reads it.
  */
+import type { Shard } from './shard.js';
 
 export const ROLES = ['viewer', 'operator', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -87,6 +88,10 @@ export interface ServerConfig {
 }
 
 export interface Config {
+  /** The `location` label on every series, when configured. */
+  location?: string;
+  /** This replica's part of the targets (`{index: 0, total: 1}`: all of them). */
+  shard: Shard;
   server: ServerConfig;
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   history: {

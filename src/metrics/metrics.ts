@@ -144,6 +144,8 @@ export class ProbeMetrics {
   private readonly lastSuccess: Gauge<'target' | 'probe'>;
   private readonly reloadOk: Gauge;
   private readonly reloadAt: Gauge;
+  private readonly shardInfo: Gauge<'index' | 'total'>;
+  private readonly shardTargets: Gauge;
   private readonly valueGauges = new Map<string, ValueGauge>();
   /** `target\0probe` → value names the probe declared. */
   private readonly probes = new Map<string, readonly string[]>();
@@ -231,6 +233,25 @@ export class ProbeMetrics {
       labelNames: ['version', 'commit', 'nodejs'],
       registers,
     }).set({ version: opts.version, commit: opts.commit, nodejs: process.version }, 1);
+    this.shardInfo = new Gauge({
+      name: 'camprobe_shard_info',
+      help: 'The part of the targets this replica probes: shard index (0-based) of total; always 1.',
+      labelNames: ['index', 'total'],
+      registers,
+    });
+    this.shardTargets = new Gauge({
+      name: 'camprobe_shard_targets',
+      help: 'Configured targets this replica owns (all of them when not sharded).',
+      registers,
+    });
+    this.setShard({ index: 0, total: 1 }, 0);
+  }
+
+  /** Which shard this replica is and how many targets it owns (set at start, again on reload). */
+  setShard(shard: { index: number; total: number }, ownedTargets: number): void {
+    this.shardInfo.reset();
+    this.shardInfo.set({ index: String(shard.index), total: String(shard.total) }, 1);
+    this.shardTargets.set(ownedTargets);
   }
 
   /**
