@@ -101,7 +101,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     for (const probe of target.probes) {
       const definition = probeTypes.get(probe.type);
       if (!definition) throw new Error(`target ${target.name}: probe type ${probe.type} is not registered`);
-      metrics.addProbe({ target: target.name, probe: probe.name, values: definition.values ?? {} });
+      metrics.addProbe({ target: target.name, probe: probe.name, type: probe.type, values: definition.values ?? {} });
       scheduler.add({
         target: target.name,
         probe: probe.name,

@@ -7,7 +7,7 @@ import { readFileSync, statSync, accessSync, constants as fsConstants } from 'no
 import { readFile } from 'node:fs/promises';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import { createTask, validateDetailed } from 'node-cron';
-import type { ProbeDefinition } from '../probes/types.js';
+import { STEPS, type ProbeDefinition } from '../probes/types.js';
 import { DOCUMENTED_METHOD_ROLES, DOCUMENTED_SIDE_EFFECT_METHODS } from './methods.js';
 import type {
   ClientConfig,
@@ -456,7 +456,7 @@ function buildProbe(
   if (!isObject(value)) return undefined;
   const { problems } = ctx;
   const at = (key: string): Path => [...path, key];
-  const { type, name, interval: rawInterval, schedule, timeout: rawTimeout, ...options } = value;
+  const { type, name, interval: rawInterval, schedule, timeout: rawTimeout, degraded_after: rawDegraded, ...options } = value;
   if (typeof type !== 'string') return undefined;
 
   const definition = ctx.probeTypes.get(type);
@@ -485,6 +485,8 @@ function buildProbe(
     );
   }
 
+  const degradedAfter = degradedThresholds(rawDegraded, at('degraded_after'), timeout?.ms, problems);
+
   if (definition) {
     const problemsBefore = problems.size;
     problems.addAll(check(compileOptionsSchema(definition.optionsSchema), options, path, PROBE_BASE_KEYS));
@@ -500,8 +502,35 @@ function buildProbe(
     interval_ms: period?.ms ?? 0,
     ...(typeof schedule === 'string' ? { schedule } : {}),
     timeout_ms: timeout?.ms ?? 0,
+    ...(degradedAfter ? { degraded_after: degradedAfter } : {}),
     options,
   };
+}
+
+/**
+ * `degraded_after: 200ms` (the whole run) or `{ run: 1s, call: 50ms, ... }` (per step).
+ * A threshold at or past the timeout could never mark a run degraded rather than failed.
+ */
+function degradedThresholds(value: unknown, path: Path, timeoutMs: number | undefined, problems: Problems): Record<string, number> | undefined {
+  if (value === undefined) return undefined;
+  const entries: Array<[string, unknown]> = isObject(value) ? Object.entries(value) : [['run', value]];
+  const out: Record<string, number> = {};
+  for (const [key, raw] of entries) {
+    const at = isObject(value) ? [...path, key] : path;
+    if (key !== 'run' && !(STEPS as readonly string[]).includes(key)) {
+      problems.add(at, `unknown step ${quote(key)} (use run or one of: ${STEPS.join(', ')})`);
+      continue;
+    }
+    const ms = duration(raw, at, problems, TIMEOUT_RANGE);
+    if (ms === undefined) continue;
+    if (timeoutMs !== undefined && ms >= timeoutMs) {
+      problems.add(at, `${formatDuration(ms)} must be shorter than the timeout (${formatDuration(timeoutMs)})`);
+      continue;
+    }
+    out[key] = ms;
+  }
+  if (isObject(value) && entries.length === 0) problems.add(path, 'must name at least one of run or a step');
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 /** A cron schedule's interval: the shortest gap between its next runs (the task never starts). */

@@ -144,6 +144,8 @@ export const rootSchema = {
                 interval: duration,
                 schedule: text(256),
                 timeout: duration,
+                // A duration, or a mapping of `run`/step names to durations: checked in load.ts.
+                degraded_after: { type: ['string', 'object'], 'x-message': `must be a duration or a mapping of run or step names to durations` },
               },
             },
           },
@@ -154,7 +156,7 @@ export const rootSchema = {
 };
 
 /** Keys of a probe entry that are not the probe type's options. */
-export const PROBE_BASE_KEYS = ['type', 'name', 'interval', 'schedule', 'timeout'] as const;
+export const PROBE_BASE_KEYS = ['type', 'name', 'interval', 'schedule', 'timeout', 'degraded_after'] as const;
 
 export const jwtCredentialSchema = {
   type: 'object',

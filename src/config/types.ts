@@ -56,6 +56,11 @@ export interface ProbeConfig {
   /** A node-cron expression (6 fields, seconds first) when configured instead of an interval. */
   schedule?: string;
   timeout_ms: number;
+  /**
+   * Latency objectives, ms: `run` for the whole run, or a step name for that step. A
+   * successful run slower than one of them is marked degraded.
+   */
+  degraded_after?: Readonly<Record<string, number>>;
   /** The probe type's own options, validated against its schema, defaults applied. */
   options: Record<string, unknown>;
 }

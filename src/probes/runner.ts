@@ -136,6 +136,12 @@ export async function runProbe(req: RunRequest, deps: RunnerDeps): Promise<RunRe
   };
   if (req.scheduledAtMs !== undefined) run.scheduledAtMs = req.scheduledAtMs;
   if (Object.keys(values).length > 0) run.values = values;
+  const slow = failure ? undefined : overObjective(probe, run.durationMs, steps);
+  if (slow) {
+    run.degraded = true;
+    run.detail = slow;
+    log.info({ detail: slow, duration_ms: run.durationMs }, 'probe run degraded');
+  }
   if (failure) {
     if (failure.step) run.step = failure.step;
     run.detail = truncate(deps.redactor.redact(failure.detail));
@@ -144,6 +150,26 @@ export async function runProbe(req: RunRequest, deps: RunnerDeps): Promise<RunRe
     log.debug({ duration_ms: run.durationMs }, 'probe run succeeded');
   }
   return run;
+}
+
+/** Which `degraded_after` objective a successful run missed, described; undefined when none. */
+function overObjective(probe: ProbeConfig, durationMs: number, steps: StepRecord[]): string | undefined {
+  const limits = probe.degraded_after;
+  if (!limits) return undefined;
+  if (limits.run !== undefined && durationMs > limits.run) {
+    return `the run took ${formatMs(durationMs)}, over degraded_after ${formatMs(limits.run)}`;
+  }
+  for (const s of steps) {
+    const limit = limits[s.step];
+    if (limit !== undefined && s.durationMs > limit) {
+      return `step ${s.step} took ${formatMs(s.durationMs)}, over degraded_after.${s.step} ${formatMs(limit)}`;
+    }
+  }
+  return undefined;
+}
+
+function formatMs(ms: number): string {
+  return `${Math.round(ms * 10) / 10} ms`;
 }
 
 function classify(
