@@ -1,16 +1,17 @@
 #!/bin/sh
 # The tests check metrics and alert rules with the real Prometheus tools (Debian's
-# `prometheus` package: promtool and the server) and make test certificates with openssl.
+# `prometheus` package: promtool and the server) and make test certificates with openssl;
+# libxml2's xmllint checks the JUnit reports of `camprobe once`.
 # Install them when missing and we can.
 set -e
-if command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 && command -v amtool >/dev/null 2>&1 && command -v openssl >/dev/null 2>&1; then
+if command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 && command -v amtool >/dev/null 2>&1 && command -v openssl >/dev/null 2>&1 && command -v xmllint >/dev/null 2>&1; then
   exit 0
 fi
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing Debian's prometheus (promtool, prometheus) and openssl packages for the tests" >&2
   apt-get update -q >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus prometheus-alertmanager openssl >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus prometheus-alertmanager openssl libxml2-utils >/dev/null
   exit 0
 fi
-echo "the tests need promtool, prometheus and openssl: sudo apt-get install prometheus prometheus-alertmanager openssl" >&2
+echo "the tests need promtool, prometheus, openssl and xmllint: sudo apt-get install prometheus prometheus-alertmanager openssl libxml2-utils" >&2
 exit 1
