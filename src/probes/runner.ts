@@ -206,7 +206,7 @@ function rejectOnAbort(signal: AbortSignal): Promise<never> {
   });
 }
 
-function loadTls(target: TargetConfig): TlsOptions | undefined {
+export function loadTls(target: TargetConfig): TlsOptions | undefined {
   if (!target.url.startsWith('wss:')) return undefined;
   const t = target.tls;
   const options: TlsOptions = { rejectUnauthorized: !t.insecure_skip_verify };
