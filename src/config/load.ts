@@ -8,10 +8,12 @@ import { readFile } from 'node:fs/promises';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import { createTask, validateDetailed } from 'node-cron';
 import { STEPS, type ProbeDefinition } from '../probes/types.js';
+import { loadContract } from '../contract/openrpc.js';
 import { DOCUMENTED_METHOD_ROLES, DOCUMENTED_SIDE_EFFECT_METHODS } from './methods.js';
 import type {
   ClientConfig,
   Config,
+  ContractConfig,
   CredentialConfig,
   ProbeConfig,
   Role,
@@ -276,7 +278,9 @@ function build(raw: Record<string, unknown>, probeTypes: ParseOptions['probeType
     if (credential) credentials.set(name, deepFreeze(credential));
   }
 
+  const topContract = buildContract(raw.contract, ['contract'], problems);
   const context: TargetContext = {
+    topContract,
     probeTypes,
     problems,
     credentialNames: Object.keys(rawCredentials),
@@ -334,6 +338,7 @@ function buildCredential(name: string, value: unknown, env: Record<string, strin
 }
 
 interface TargetContext {
+  topContract: ContractConfig | undefined;
   probeTypes: ParseOptions['probeTypes'];
   problems: Problems;
   /** Every name under `credentials`, valid or not (so a broken one is not also "unknown"). */
@@ -375,6 +380,7 @@ function buildTarget(value: unknown, index: number, ctx: TargetContext): TargetC
   const ownTimeout = duration(t.timeout, at('timeout'), problems, TIMEOUT_RANGE);
   const closeTimeout = duration(t.close_timeout, at('close_timeout'), problems, CLOSE_TIMEOUT_RANGE);
 
+  const contract = t.contract === undefined ? ctx.topContract : buildContract(t.contract, at('contract'), problems);
   const target: TargetConfig = {
     name,
     url,
@@ -386,6 +392,7 @@ function buildTarget(value: unknown, index: number, ctx: TargetContext): TargetC
       max_frame_bytes: (t.max_frame_bytes as number | undefined) ?? ctx.defaultClient.max_frame_bytes,
       close_timeout_ms: closeTimeout ?? ctx.defaultClient.close_timeout_ms,
     },
+    ...(contract ? { contract } : {}),
     probes: [],
   };
 
@@ -408,6 +415,19 @@ function buildTarget(value: unknown, index: number, ctx: TargetContext): TargetC
     target.probes.push(probe);
   });
   return target;
+}
+
+/** A contract whose document loads and compiles now, so a broken one fails the start. */
+function buildContract(value: unknown, path: Path, problems: Problems): ContractConfig | undefined {
+  const file = obj(value).openrpc;
+  if (typeof file !== 'string') return undefined;
+  try {
+    loadContract(file);
+  } catch (err) {
+    problems.add([...path, 'openrpc'], `${quote(file)} ${(err as Error).message}`);
+    return undefined;
+  }
+  return { openrpc: file };
 }
 
 function checkUrl(url: string, path: Path, problems: Problems): void {

@@ -48,6 +48,13 @@ const secretRef = {
     'must be { env: VARIABLE } or { file: /path/to/secret }: secrets come from an environment variable or a file, never from the config text',
 };
 
+const contract = {
+  type: 'object',
+  required: ['openrpc'],
+  additionalProperties: false,
+  properties: { openrpc: text() },
+};
+
 export const rootSchema = {
   type: 'object',
   required: ['credentials', 'targets'],
@@ -82,6 +89,7 @@ export const rootSchema = {
         close_timeout: { ...duration, default: '1s' },
       },
     },
+    contract,
     credentials: {
       type: 'object',
       minProperties: 1,
@@ -130,6 +138,7 @@ export const rootSchema = {
           timeout: duration,
           max_frame_bytes: int(1024, 67_108_864),
           close_timeout: duration,
+          contract,
           probes: {
             type: 'array',
             minItems: 1,

@@ -76,7 +76,14 @@ export interface TargetConfig {
   side_effect_methods: readonly string[];
   tls: TlsConfig;
   client: ClientConfig;
+  /** An OpenRPC document every answer is checked against (the target's own, or the top-level one). */
+  contract?: ContractConfig;
   probes: ProbeConfig[];
+}
+
+export interface ContractConfig {
+  /** Path of an OpenRPC JSON document. */
+  openrpc: string;
 }
 
 export interface ServerConfig {

@@ -13,7 +13,10 @@ import { describe } from './session.js';
  * answer is checked, never changed), formats not checked (no format library), unknown
  * keywords allowed (OpenRPC documents carry annotations).
  */
-const ajv = new Ajv({ allErrors: false, strict: false, validateFormats: false, logger: false });
+export function userSchemaAjv(): Ajv {
+  return new Ajv({ allErrors: false, strict: false, validateFormats: false, logger: false });
+}
+const ajv = userSchemaAjv();
 
 const compiled = new WeakMap<object, ValidateFunction>();
 
@@ -37,15 +40,18 @@ export function schemaProblem(field: string, schema: unknown): Array<[string, st
   }
 }
 
-/** The first way `data` breaks the schema, as `/json/pointer: what was expected`; undefined when valid. */
-export function schemaMismatch(validate: ValidateFunction, data: unknown): string | undefined {
+/**
+ * The first way `data` breaks the schema, as `/json/pointer: what was expected` (the
+ * pointer prefixed with `base`); undefined when valid.
+ */
+export function schemaMismatch(validate: ValidateFunction, data: unknown, base = ''): string | undefined {
   if (validate(data)) return undefined;
   const error = validate.errors?.[0];
-  return error ? describeSchemaError(error) : 'does not match the schema';
+  return error ? describeSchemaError(error, base) : `${base || '(root)'}: does not match the schema`;
 }
 
-function describeSchemaError(error: ErrorObject): string {
-  const where = error.instancePath === '' ? '(root)' : error.instancePath;
+function describeSchemaError(error: ErrorObject, base: string): string {
+  const where = `${base}${error.instancePath}` || '(root)';
   const params = error.params as Record<string, unknown>;
   switch (error.keyword) {
     case 'enum':

@@ -11,6 +11,7 @@ import type { ProbeConfig, TargetConfig } from '../config/types.js';
 import type { CredentialProvider } from '../auth/credentials.js';
 import type { Redactor } from '../redact.js';
 import { connectRpc, type RpcConnection, type Resolver, type TlsOptions } from '../rpc/client.js';
+import { checkAnswers, loadContract, type Contract } from '../contract/openrpc.js';
 import {
   ProbeError,
   STEPS,
@@ -60,6 +61,16 @@ export async function runProbe(req: RunRequest, deps: RunnerDeps): Promise<RunRe
   if (req.stopSignal?.aborted) onStop();
   req.stopSignal?.addEventListener('abort', onStop, { once: true });
 
+  // The first answer that broke the target's contract; it fails a run that otherwise passed.
+  let violation: { reason: FailureReason; detail: string; step?: StepName } | undefined;
+  let contract: Contract | undefined;
+  try {
+    contract = target.contract ? loadContract(target.contract.openrpc) : undefined;
+  } catch (err) {
+    // Valid at load; changed since. Every run says so rather than silently not checking.
+    violation = { reason: 'internal', detail: `contract ${target.contract!.openrpc} can no longer be used: ${(err as Error).message}` };
+  }
+
   const record = (step: StepName, start: number, durationMs: number, ok: boolean) => {
     steps.push({ step, startMs: round(start - t0), durationMs: round(durationMs), ok });
   };
@@ -85,6 +96,12 @@ export async function runProbe(req: RunRequest, deps: RunnerDeps): Promise<RunRe
         },
       });
       connections.add(conn);
+      if (contract) {
+        checkAnswers(conn, contract, (detail) => {
+          const step = [...inProgress].pop();
+          violation ??= { reason: 'contract_violation', detail, ...(step ? { step } : {}) };
+        });
+      }
       return conn;
     },
     step: async <T>(name: StepName, fn: () => Promise<T>): Promise<T> => {
@@ -116,6 +133,8 @@ export async function runProbe(req: RunRequest, deps: RunnerDeps): Promise<RunRe
   } catch (err) {
     failure = classify(err, controller.signal, timeoutError, inProgress, log, deps.redactor);
   }
+  // The probe's own verdict comes first (a security violation must never read as a contract one).
+  if (!failure && violation) failure = violation;
   const durationMs = performance.now() - t0;
   clearTimeout(deadline);
   req.stopSignal?.removeEventListener('abort', onStop);
