@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import pino from 'pino';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from './config/load.js';
+import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig, loadConfigWithScripts } from './config/load.js';
 import { startDaemon, type Daemon } from './daemon.js';
 import { createLogger } from './logger.js';
 import { runSelected, selectProbes, SelectionError } from './once.js';
@@ -185,11 +185,11 @@ interface OnceCommand {
 async function runOnceCommand(cmd: OnceCommand): Promise<number> {
   // Logs go to stderr, quiet by default: stdout is the report.
   const logger = createLogger(process.env.CAMPROBE_LOG_LEVEL ?? 'error', pino.destination(2));
-  let config;
+  let loaded;
   let selected;
   try {
-    config = await loadConfig(cmd.configPath, { probeTypes: BUILTIN_PROBES });
-    selected = selectProbes(config, cmd.targets, cmd.probes);
+    loaded = await loadConfigWithScripts(cmd.configPath, { probeTypes: BUILTIN_PROBES });
+    selected = selectProbes(loaded.config, cmd.targets, cmd.probes);
   } catch (err) {
     if (err instanceof SelectionError) {
       process.stderr.write(`camprobe: ${err.message}\n`);
@@ -204,7 +204,7 @@ async function runOnceCommand(cmd: OnceCommand): Promise<number> {
   const t0 = performance.now();
   let runs;
   try {
-    runs = await runSelected({ config, selected, probeTypes: BUILTIN_PROBES, logger, stopSignal: stop.signal });
+    runs = await runSelected({ ...loaded, selected, logger, stopSignal: stop.signal });
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

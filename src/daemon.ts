@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createCredentialProvider, type CredentialProvider } from './auth/credentials.js';
-import { loadConfig } from './config/load.js';
+import { loadConfigWithScripts } from './config/load.js';
 import type { Config, TargetConfig } from './config/types.js';
 import { buildHttpServer } from './http/server.js';
 import { RunHistory } from './metrics/history.js';
@@ -47,8 +47,7 @@ export interface Daemon {
 /** Loads the configuration (throwing ConfigError when it is invalid) and starts everything. */
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const env = opts.env ?? process.env;
-  const probeTypes = opts.probeTypes ?? BUILTIN_PROBES;
-  const config = await loadConfig(opts.configPath, { env, probeTypes });
+  const { config, probeTypes } = await loadConfigWithScripts(opts.configPath, { env, probeTypes: opts.probeTypes ?? BUILTIN_PROBES });
   const log = opts.logger;
   log.level = config.log.level;
 

@@ -9,6 +9,7 @@ import { LineCounter, parseDocument, type Document } from 'yaml';
 import { createTask, validateDetailed } from 'node-cron';
 import { STEPS, type ProbeDefinition } from '../probes/types.js';
 import { loadContract } from '../contract/openrpc.js';
+import { loadProbeScripts, ScriptsError } from '../probes/scripts.js';
 import { DOCUMENTED_METHOD_ROLES, DOCUMENTED_SIDE_EFFECT_METHODS } from './methods.js';
 import type {
   ClientConfig,
@@ -68,15 +69,50 @@ const TTL_RANGE: [number, number] = [10_000, 86_400_000];
 const CLOSE_TIMEOUT_RANGE: [number, number] = [10, 30_000];
 const TIMEOUT_RANGE: [number, number] = [10, 86_400_000];
 
-/** Reads and validates a configuration file. */
+/** Reads and validates a configuration file (and the probe scripts it names). */
 export async function loadConfig(path: string, opts: Omit<ParseOptions, 'source'>): Promise<Config> {
+  return (await loadConfigWithScripts(path, opts)).config;
+}
+
+/**
+ * Reads a configuration file and the probe scripts it names (`probe_scripts_dir`), then
+ * validates the configuration against the built-in and the scripted probe types. Resolves
+ * with both; throws a ConfigError when the file or a script is wrong.
+ */
+export async function loadConfigWithScripts(
+  path: string,
+  opts: Omit<ParseOptions, 'source'>,
+): Promise<{ config: Config; probeTypes: ReadonlyMap<string, ProbeDefinition<any>> }> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
     throw new ConfigError(path, [`cannot read the file: ${fsProblem(err)}`]);
   }
-  return parseConfig(text, { ...opts, source: path });
+  let probeTypes = opts.probeTypes;
+  const dir = scriptsDir(text, opts.env ?? process.env);
+  if (dir !== undefined) {
+    try {
+      probeTypes = new Map([...opts.probeTypes, ...(await loadProbeScripts(dir, opts.probeTypes))]);
+    } catch (err) {
+      if (!(err instanceof ScriptsError)) throw err;
+      throw new ConfigError(path, err.problems.map((p) => `probe_scripts_dir ${quote(dir)}: ${p}`));
+    }
+  }
+  return { config: parseConfig(text, { ...opts, probeTypes, source: path }), probeTypes };
+}
+
+/** `probe_scripts_dir`, interpolated, when it is a usable string; anything else is left to parseConfig to report. */
+function scriptsDir(text: string, env: Record<string, string | undefined>): string | undefined {
+  let raw: unknown;
+  try {
+    raw = parseDocument(text, { prettyErrors: false }).get('probe_scripts_dir');
+  } catch {
+    return undefined;
+  }
+  if (typeof raw !== 'string' || raw === '') return undefined;
+  const result = interpolate(raw, env);
+  return 'error' in result ? undefined : result.value;
 }
 
 /** Validates configuration text; throws a ConfigError listing every problem. */

@@ -90,6 +90,8 @@ export const rootSchema = {
       },
     },
     contract,
+    // Loaded before the rest is validated (the scripts' types validate their probes): see load.ts.
+    probe_scripts_dir: text(),
     credentials: {
       type: 'object',
       minProperties: 1,

@@ -14,6 +14,7 @@ import { connectRpc, type RpcConnection, type Resolver, type TlsOptions } from '
 import { checkAnswers, loadContract, type Contract } from '../contract/openrpc.js';
 import {
   ProbeError,
+  REASONS,
   STEPS,
   type FailureReason,
   type ProbeContext,
@@ -125,6 +126,10 @@ export async function runProbe(req: RunRequest, deps: RunnerDeps): Promise<RunRe
       }
       values[name] = value;
     },
+    error: (reason, message) =>
+      REASONS.includes(reason) && reason !== ('ok' as string)
+        ? new ProbeError(reason, String(message))
+        : new ProbeError('internal', `unknown failure reason ${JSON.stringify(String(reason)).slice(0, 40)}: ${String(message)}`),
   };
 
   let failure: { reason: FailureReason; detail: string; step?: StepName } | undefined;

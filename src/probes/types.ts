@@ -122,6 +122,12 @@ export interface ProbeContext<Options = Record<string, unknown>> {
   step<T>(name: StepName, fn: () => Promise<T>): Promise<T>;
   /** Reports a value the probe declared in `values` (exported as a gauge). */
   setValue(name: string, value: number): void;
+  /**
+   * A ProbeError to throw for an expected failure, for probe scripts that cannot import
+   * this module: `throw ctx.error('invalid_result', 'what went wrong')`. An unknown reason
+   * becomes `internal`.
+   */
+  error(reason: FailureReason, message: string): ProbeError;
 }
 
 /** JSON Schema subset used for probe options (validated by the config loader). */
