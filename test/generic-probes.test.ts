@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { parseConfig, ConfigError } from '../src/config/load.js';
 import { BUILTIN_PROBES } from '../src/probes/registry.js';
 import type { RunRecord } from '../src/probes/types.js';
@@ -37,17 +37,11 @@ function problemsOf(probe: string, credential = '    jwt_secret: { env: S }\n'):
 
 describe('rpc probe', () => {
   let sim: Simulator;
-  before(async () => {
+  // A fresh simulator per test: tests change its faults and cameras.
+  beforeEach(async () => {
     sim = await startSimulator({ jwtSecret: SECRET });
   });
-  after(() => sim.close());
-  beforeEach(() => {
-    sim.setFaults({});
-    sim.setCameras([
-      { device: 'camera0', status: 'CONNECTED' },
-      { device: 'camera1', status: 'DISCONNECTED' },
-    ]);
-  });
+  afterEach(() => sim.close());
 
   const cameraList = `      - type: rpc
         method: get_camera_list

@@ -2,6 +2,7 @@
  * What the generic probes (`rpc`, `http`) and contract validation share: user-written JSON
  * Schemas, compiled once at config load, and simple assertions on a JSON pointer.
  */
+import { performance } from 'node:perf_hooks';
 import { isDeepStrictEqual } from 'node:util';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { DURATION_HINT, parseDuration } from '../config/duration.js';
@@ -151,9 +152,26 @@ export function latencyProblem(field: string, value: string | undefined): Array<
   }
 }
 
-/** Fails with `timeout` when an answer took longer than `limit` (a checked duration). */
-export function checkLatency(what: string, ms: number, limit: string | undefined): void {
-  if (limit === undefined) return;
-  const max = parseDuration(limit);
-  if (ms > max) throw new ProbeError('timeout', `${what} answered in ${Math.round(ms)} ms, over max_latency ${limit}`);
+/** Awaits `answer()`; fails with `timeout` when it took longer than `limit` (a checked duration). */
+export async function withinLatency<T>(what: string, limit: string | undefined, answer: () => Promise<T>): Promise<T> {
+  const start = performance.now();
+  const value = await answer();
+  const ms = performance.now() - start;
+  if (limit !== undefined && ms > parseDuration(limit)) {
+    throw new ProbeError('timeout', `${what} answered in ${Math.round(ms)} ms, over max_latency ${limit}`);
+  }
+  return value;
+}
+
+/** Checks an answer against a user schema (named `schemaField` in details) and path assertions. */
+export function checkAnswer(
+  data: unknown,
+  what: string,
+  checks: { schema?: Record<string, unknown> | undefined; schemaField: string; assertions?: readonly PathAssertion[] | undefined },
+): void {
+  if (checks.schema) {
+    const mismatch = schemaMismatch(compileUserSchema(checks.schema), data);
+    if (mismatch) throw new ProbeError('invalid_result', `${what} ${mismatch} (${checks.schemaField})`);
+  }
+  if (checks.assertions) checkAssertions(data, checks.assertions, what);
 }

@@ -5,19 +5,8 @@
  */
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
-import { performance } from 'node:perf_hooks';
 import type { TargetConfig } from '../config/types.js';
-import {
-  assertionsSchema,
-  checkAssertions,
-  checkLatency,
-  compileUserSchema,
-  latencyProblem,
-  latencySchema,
-  schemaMismatch,
-  schemaProblem,
-  type PathAssertion,
-} from './assertions.js';
+import { assertionsSchema, checkAnswer, latencyProblem, latencySchema, schemaProblem, withinLatency, type PathAssertion } from './assertions.js';
 import { loadTls } from './runner.js';
 import { ProbeError, type ProbeDefinition } from './types.js';
 
@@ -74,9 +63,7 @@ export const httpProbe: ProbeDefinition<HttpOptions> = {
     const url = new URL(o.path, baseUrl(ctx.target, o));
     const what = `GET ${url.pathname}`;
     await ctx.step('call', async () => {
-      const start = performance.now();
-      const { status, body } = await get(url, ctx.target, ctx.signal, o.max_body_bytes);
-      checkLatency(what, performance.now() - start, o.max_latency);
+      const { status, body } = await withinLatency(what, o.max_latency, () => get(url, ctx.target, ctx.signal, o.max_body_bytes));
       if (!o.status.includes(status)) {
         throw new ProbeError('invalid_result', `${what}: HTTP ${status}, expected ${o.status.join(' or ')}${snippet(body)}`);
       }
@@ -87,11 +74,7 @@ export const httpProbe: ProbeDefinition<HttpOptions> = {
       } catch {
         throw new ProbeError('invalid_result', `${what}: the body is not JSON${snippet(body)}`);
       }
-      if (o.body_schema) {
-        const mismatch = schemaMismatch(compileUserSchema(o.body_schema), json);
-        if (mismatch) throw new ProbeError('invalid_result', `${what} body ${mismatch} (body_schema)`);
-      }
-      if (o.assertions) checkAssertions(json, o.assertions, `${what} body`);
+      checkAnswer(json, `${what} body`, { schema: o.body_schema, schemaField: 'body_schema', assertions: o.assertions });
     });
   },
 };

@@ -6,21 +6,10 @@
  * A method with side effects is refused unless `allow_side_effects: true`, at config load
  * and again in code before the call, as for rejection probes.
  */
-import { performance } from 'node:perf_hooks';
 import { BAD_CREDENTIALS, type BadCredential } from '../auth/credentials.js';
 import { ROLES, type Role } from '../config/types.js';
 import { RATE_LIMIT_CODE, errorResponseToProbeError, type RpcConnection } from '../rpc/client.js';
-import {
-  assertionsSchema,
-  checkAssertions,
-  checkLatency,
-  compileUserSchema,
-  latencyProblem,
-  latencySchema,
-  schemaMismatch,
-  schemaProblem,
-  type PathAssertion,
-} from './assertions.js';
+import { assertionsSchema, checkAnswer, latencyProblem, latencySchema, schemaProblem, withinLatency, type PathAssertion } from './assertions.js';
 import { authenticate, describe } from './session.js';
 import { ProbeError, type ProbeContext, type ProbeDefinition } from './types.js';
 
@@ -98,9 +87,7 @@ export const rpc: ProbeDefinition<RpcOptions> = {
     else if (token !== undefined) await ctx.step('authenticate', () => authenticateWith(conn, token, refusable, o.credential));
 
     await ctx.step('call', async () => {
-      const start = performance.now();
-      const response = await conn.request(o.method, params);
-      checkLatency(o.method, performance.now() - start, o.max_latency);
+      const response = await withinLatency(o.method, o.max_latency, () => conn.request(o.method, params));
       if (o.expect === 'error') {
         if (response.ok) {
           const got = `answered with a result (${describe(response.result)})`;
@@ -115,11 +102,7 @@ export const rpc: ProbeDefinition<RpcOptions> = {
         return;
       }
       if (!response.ok) throw errorResponseToProbeError(o.method, response.error);
-      if (o.result_schema) {
-        const mismatch = schemaMismatch(compileUserSchema(o.result_schema), response.result);
-        if (mismatch) throw new ProbeError('invalid_result', `${o.method} result ${mismatch} (result_schema)`);
-      }
-      if (o.assertions) checkAssertions(response.result, o.assertions, `${o.method} result`);
+      checkAnswer(response.result, `${o.method} result`, { schema: o.result_schema, schemaField: 'result_schema', assertions: o.assertions });
     });
   },
 };
