@@ -87,7 +87,7 @@ targets:
       assert.match(r.stdout, new RegExp(`^PASS\\s+${target}\\s+${probe}\\s`, 'm'));
     }
     assert.match(r.stdout, /connect [\d.]+ ms · upgrade [\d.]+ ms · authenticate [\d.]+ ms · call [\d.]+ ms/);
-    assert.match(r.stdout, /4 run, 4 passed \(0 degraded\), 0 failed/);
+    assert.match(r.stdout, /4 runs, 4 passed \(0 degraded\), 0 failed/);
   });
 
   it('a security regression: exit 1, reason and detail in the table; --target/--probe select', async () => {

@@ -30,7 +30,7 @@ export function prettyReport(runs: readonly RunRecord[], summary: Summary, opts:
     }
     if (run.steps.length > 0) out.push(`${indent}${paint('dim', formatSteps(run))}`);
   });
-  const counts = `${summary.total} run, ${summary.passed} passed (${summary.degraded} degraded), ${summary.failed} failed in ${formatMs(summary.durationMs)}`;
+  const counts = `${summary.total} run${summary.total === 1 ? '' : 's'}, ${summary.passed} passed (${summary.degraded} degraded), ${summary.failed} failed in ${formatMs(summary.durationMs)}`;
   out.push('', paint(summary.failed > 0 ? 'red' : summary.degraded > 0 ? 'yellow' : 'green', counts));
   return `${out.join('\n')}\n`;
 }
