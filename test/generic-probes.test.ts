@@ -1,6 +1,11 @@
 /** rpc and http: probes configured without code, against the simulator and small local servers. */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { parseConfig, ConfigError } from '../src/config/load.js';
@@ -199,6 +204,27 @@ describe('http probe', () => {
     const run = await one(sim.url, `      - type: http\n        base_url: ${base}\n        timeout: 300ms\n`);
     assertFailure(run, 'timeout', /no result within the 300 ms timeout/);
     await socketClosed;
+  });
+
+  it('https for a wss:// target: the target\'s ca_file is trusted; an unknown CA is a tls failure', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'camprobe-http-tls-'));
+    const gen = spawnSync('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+      '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+    ]);
+    assert.equal(gen.status, 0, String(gen.stderr));
+    const server = createHttpsServer({ cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) }, (_req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end('{"status":"ready"}');
+    });
+    servers.push(server as unknown as Server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const wss = `wss://127.0.0.1:${(server.address() as AddressInfo).port}/ws`;
+    const probe = `      - type: http\n        assertions: [{ path: /status, equals: ready }]\n`;
+    assertSuccess(await one(wss, `${probe}    tls: { ca_file: ${join(dir, 'cert.pem')} }\n`));
+    assertFailure(await one(wss, probe), 'tls', /^TLS handshake failed: (DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE)$/);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('config: base_url and port together, a base_url with a path, a bad status', () => {
