@@ -8,7 +8,7 @@ import { startDaemon, type Daemon } from '../src/daemon.js';
 import type { RunRecord } from '../src/probes/types.js';
 import { startSimulator, type Simulator } from '../src/simulator/simulator.js';
 import { parseProm, value } from './helpers/prom-text.js';
-import { SECRET, silentLogger } from './helpers/harness.js';
+import { configYaml, SECRET, silentLogger } from './helpers/harness.js';
 
 let sim: Simulator;
 let daemon: Daemon;
@@ -17,23 +17,12 @@ before(async () => {
   sim = await startSimulator({ jwtSecret: SECRET, faults: { methodLatencyMs: { ping: 150 } } });
   dir = mkdtempSync(join(tmpdir(), 'camprobe-degraded-'));
   const configPath = join(dir, 'camprobe.yaml');
-  writeFileSync(
-    configPath,
-    `server: { host: 127.0.0.1, port: 0 }
-defaults: { interval: 1s, timeout: 800ms }
-credentials:
-  service:
-    jwt_secret: { env: CAMERA_SERVICE_JWT_SECRET }
-targets:
-  - name: sim
-    url: ${sim.url}
-    probes:
-      - type: auth_flow
+  const probes = `      - type: auth_flow
         degraded_after: { call: 100ms }
       - type: http
         name: ready
-`,
-  );
+`;
+  writeFileSync(configPath, configYaml(sim.url, probes, 'server: { host: 127.0.0.1, port: 0 }\ndefaults: { interval: 1s, timeout: 800ms }'));
   daemon = await startDaemon({ configPath, logger: silentLogger, env: { CAMERA_SERVICE_JWT_SECRET: SECRET } });
 });
 after(async () => {
