@@ -5,17 +5,23 @@
  *   camprobe [run] [--config FILE] [--shard I/N]          run the daemon (its shard of the targets)
  *   camprobe check-config [--config FILE] [--shard I/N]   validate the configuration and exit
  *   camprobe demo [--port N]             simulator and daemon together, every probe green
+ *   camprobe once [--config FILE] [...]  run the probes once, report, exit (for CI)
  *
  * Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
  */
 import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
+import pino from 'pino';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from './config/load.js';
+import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig, loadConfigWithScripts } from './config/load.js';
 import { parseShard, selectShard, type Shard } from './config/shard.js';
 import { startDaemon, type Daemon } from './daemon.js';
 import { createLogger } from './logger.js';
+import { runSelected, selectProbes, SelectionError } from './once.js';
 import { BUILTIN_PROBES } from './probes/registry.js';
+import { isReporter, renderReport, REPORTERS, summarize, useColour, type ReporterName } from './report/index.js';
 import { startSimulator, type Simulator } from './simulator/simulator.js';
 import { COMMIT, VERSION } from './version.js';
 
@@ -24,14 +30,22 @@ const HELP = `camprobe ${VERSION}: synthetic monitor for the camera service's JS
 Usage:
   camprobe [run] [--config FILE] [--shard I/N]          run the daemon (default config: ${DEFAULT_CONFIG_PATH})
   camprobe check-config [--config FILE] [--shard I/N]   validate the configuration, print a summary, exit
-  camprobe demo [--port N]                start a simulated camera service and the daemon against it
+  camprobe demo [--port N]                              start a simulated camera service and the daemon against it
+  camprobe once [--config FILE] [--target NAME ...] [--probe NAME ...]
+                [--reporter pretty|json|junit] [--output FILE]
+                                          run each selected probe once against the running service
+                                          and exit: 0 all passed, 1 any failed, 2 usage or config error
   camprobe --help | --version
 
 Options:
   -c, --config FILE   configuration file (YAML)
   -p, --port N        HTTP port for /metrics (overrides the config; demo default 9464)
-  --shard I/N         probe only shard I (0-based) of N: the targets whose name hashes to I
+      --shard I/N     probe only shard I (0-based) of N: the targets whose name hashes to I
                       (overrides the config's shard; run N replicas with 0/N … N-1/N)
+  -t, --target NAME   once: only this target (repeatable)
+      --probe NAME    once: only probes with this name (repeatable)
+  -r, --reporter R    once: pretty (default; coloured on a terminal unless NO_COLOR is set), json or junit
+  -o, --output FILE   once: write the report to FILE (the pretty table still goes to stdout)
   -h, --help          show this help
   -v, --version       print version and commit
 
@@ -53,6 +67,10 @@ export async function main(argv: string[]): Promise<number> {
         config: { type: 'string', short: 'c' },
         port: { type: 'string', short: 'p' },
         shard: { type: 'string' },
+        target: { type: 'string', short: 't', multiple: true },
+        probe: { type: 'string', multiple: true },
+        reporter: { type: 'string', short: 'r' },
+        output: { type: 'string', short: 'o' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -71,8 +89,13 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const command = positionals[0] ?? 'run';
-  if (positionals.length > 1 || !['run', 'check-config', 'demo'].includes(command)) {
+  if (positionals.length > 1 || !['run', 'check-config', 'demo', 'once'].includes(command)) {
     process.stderr.write(`camprobe: unknown command "${positionals.join(' ')}"\n\n${HELP}`);
+    return 2;
+  }
+  const onceOnly = (['target', 'probe', 'reporter', 'output'] as const).filter((k) => values[k] !== undefined);
+  if (command !== 'once' && onceOnly.length > 0) {
+    process.stderr.write(`camprobe: --${onceOnly[0]} is an option of "camprobe once"\n`);
     return 2;
   }
   let port: number | undefined;
@@ -84,6 +107,10 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   let shard: Shard | undefined;
+  if (values.shard !== undefined && (command === 'once' || command === 'demo')) {
+    process.stderr.write(`camprobe: --shard is an option of "camprobe run" and "camprobe check-config"\n`);
+    return 2;
+  }
   if (values.shard !== undefined) {
     try {
       shard = parseShard(values.shard);
@@ -95,6 +122,14 @@ export async function main(argv: string[]): Promise<number> {
   const configPath = values.config ?? DEFAULT_CONFIG_PATH;
 
   if (command === 'check-config') return checkConfig(configPath, shard);
+  if (command === 'once') {
+    const reporter = values.reporter ?? 'pretty';
+    if (!isReporter(reporter)) {
+      process.stderr.write(`camprobe: --reporter must be one of ${REPORTERS.join(', ')}\n`);
+      return 2;
+    }
+    return runOnceCommand({ configPath, targets: values.target ?? [], probes: values.probe ?? [], reporter, output: values.output });
+  }
   return runDaemon(configPath, command === 'demo', port, shard);
 }
 
@@ -168,6 +203,59 @@ async function runDaemon(configPath: string, demo: boolean, port: number | undef
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));
   });
+}
+
+interface OnceCommand {
+  configPath: string;
+  targets: string[];
+  probes: string[];
+  reporter: ReporterName;
+  output: string | undefined;
+}
+
+async function runOnceCommand(cmd: OnceCommand): Promise<number> {
+  // Logs go to stderr, quiet by default: stdout is the report.
+  const logger = createLogger(process.env.CAMPROBE_LOG_LEVEL ?? 'error', pino.destination(2));
+  let loaded;
+  let selected;
+  try {
+    loaded = await loadConfigWithScripts(cmd.configPath, { probeTypes: BUILTIN_PROBES });
+    selected = selectProbes(loaded.config, cmd.targets, cmd.probes);
+  } catch (err) {
+    if (err instanceof SelectionError) {
+      process.stderr.write(`camprobe: ${err.message}\n`);
+      return 2;
+    }
+    return reportStartError(err);
+  }
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const t0 = performance.now();
+  let runs;
+  try {
+    runs = await runSelected({ ...loaded, selected, logger, stopSignal: stop.signal });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  const summary = summarize(runs, performance.now() - t0);
+  if (cmd.output !== undefined) {
+    try {
+      await writeFile(cmd.output, renderReport(cmd.reporter, runs, summary, { colour: false }));
+    } catch (err) {
+      process.stderr.write(`camprobe: cannot write --output ${cmd.output}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
+      return 2;
+    }
+  }
+  const toStdout = cmd.output === undefined ? cmd.reporter : 'pretty';
+  process.stdout.write(renderReport(toStdout, runs, summary, { colour: toStdout === 'pretty' && useColour(process.stdout, process.env) }));
+  if (stop.signal.aborted) {
+    process.stderr.write(`camprobe: interrupted: ${selected.length - runs.length} of ${selected.length} probes did not finish\n`);
+    return 1;
+  }
+  return summary.failed > 0 ? 1 : 0;
 }
 
 function reportStartError(err: unknown): number {

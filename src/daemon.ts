@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createCredentialProvider, type CredentialProvider } from './auth/credentials.js';
-import { ConfigError, loadConfig } from './config/load.js';
+import { ConfigError, loadConfigWithScripts } from './config/load.js';
 import { selectShard, type Shard } from './config/shard.js';
 import type { Config, ProbeConfig, TargetConfig } from './config/types.js';
 import { createHttpAuthorizer, type HttpAuthorizer } from './http/auth.js';
@@ -72,7 +72,7 @@ interface ScheduledJob {
 /** Loads the configuration (throwing ConfigError when it is invalid) and starts everything. */
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const env = opts.env ?? process.env;
-  const probeTypes = opts.probeTypes ?? BUILTIN_PROBES;
+  const builtinTypes = opts.probeTypes ?? BUILTIN_PROBES;
   const log = opts.logger;
   const redactor = new Redactor();
 
@@ -82,11 +82,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     /** The shard in effect and the configured targets it owns. */
     shard: Shard;
     targets: TargetConfig[];
+    /** Built-in types and those of `probe_scripts_dir`. */
+    probeTypes: ReadonlyMap<string, ProbeDefinition<any>>;
     providers: Map<string, CredentialProvider>;
     authorizer: HttpAuthorizer | undefined;
   }
   const load = async (): Promise<Loaded> => {
-    const config = await loadConfig(opts.configPath, { env, probeTypes });
+    const { config, probeTypes } = await loadConfigWithScripts(opts.configPath, { env, probeTypes: builtinTypes });
     const shard = opts.shard ?? config.shard;
     const targets = selectShard(config.targets, shard);
     const providers = new Map<string, CredentialProvider>();
@@ -94,7 +96,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       providers.set(name, createCredentialProvider(cfg, redactor, env));
     }
     const authorizer = config.server.auth ? createHttpAuthorizer(config.server.auth, redactor, env) : undefined;
-    return { config, shard, targets, providers, authorizer };
+    return { config, shard, targets, probeTypes, providers, authorizer };
   };
 
   let current = await load();
@@ -165,9 +167,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   function addJob(target: TargetConfig, probe: ProbeConfig, loaded: Loaded): void {
     const credentials = loaded.providers.get(target.credential);
     if (!credentials) throw new Error(`target ${target.name}: credential ${target.credential} is not loaded`);
-    const definition = probeTypes.get(probe.type);
+    const definition = loaded.probeTypes.get(probe.type);
     if (!definition) throw new Error(`target ${target.name}: probe type ${probe.type} is not registered`);
-    metrics.addProbe({ target: target.name, probe: probe.name, values: definition.values ?? {} });
+    metrics.addProbe({ target: target.name, probe: probe.name, type: probe.type, values: definition.values ?? {} });
     jobs.set(jobKey(target.name, probe.name), { type: probe.type, fingerprint: fingerprint(target, probe, loaded.config) });
     scheduler.add({
       target: target.name,

@@ -57,25 +57,29 @@ const pair = { target: 't1', probe: 'p1' };
 describe('ProbeMetrics', () => {
   test('addProbe pre-creates the start-up series at 0, and only those', async () => {
     const m = metrics();
-    m.addProbe({ target: 't1', probe: 'p1' });
+    m.addProbe({ target: 't1', probe: 'p1', type: 'connect' });
     const samples = await scrape(m);
     const runBuckets = ['0.005', '0.01', '0.025', '0.05', '0.075', '0.1', '0.25', '0.5', '1', '2.5', '5', '10', '+Inf'];
     const expected = [
       'camprobe_probe_success{}',
       'camprobe_probe_skipped_total{}',
+      'camprobe_probe_degraded{}',
+      'camprobe_probe_degraded_runs_total{}',
+      'camprobe_probe_info{type=connect}',
       'camprobe_probe_duration_seconds_sum{}',
       'camprobe_probe_duration_seconds_count{}',
       ...runBuckets.map((le) => `camprobe_probe_duration_seconds_bucket{le=${le}}`),
       ...REASONS.map((r) => `camprobe_probe_runs_total{result=${r === 'ok' ? 'success' : 'failure'},reason=${r}}`),
     ].sort();
     assert.deepEqual(seriesOf(samples, 't1', 'p1'), expected);
-    assert.equal(expected.length, 32);
-    for (const s of samples.filter((x) => x.labels['target'] === 't1')) assert.equal(s.value, 0, `${s.name}`);
+    assert.equal(expected.length, 36);
+    for (const s of samples.filter((x) => x.labels['target'] === 't1' && x.name !== 'camprobe_probe_info')) assert.equal(s.value, 0, `${s.name}`);
+    assert.equal(value(samples, 'camprobe_probe_info', { ...pair, type: 'connect' }), 1);
     assert.equal(select(samples, 'camprobe_probe_last_run_timestamp_seconds').length, 0);
     assert.equal(select(samples, 'camprobe_probe_last_success_timestamp_seconds').length, 0);
     assert.equal(select(samples, 'camprobe_probe_step_duration_seconds_count').length, 0);
 
-    m.addProbe({ target: 't1', probe: 'p1' });
+    m.addProbe({ target: 't1', probe: 'p1', type: 'connect' });
     assert.deepEqual(seriesOf(await scrape(m), 't1', 'p1'), expected, 'idempotent');
   });
 
@@ -145,7 +149,7 @@ describe('ProbeMetrics', () => {
 
   test('removeProbe removes every series of the pair and later runs of it are ignored', async () => {
     const m = metrics();
-    m.addProbe(pair);
+    m.addProbe({ ...pair, type: 'connect' });
     m.addProbe({ target: 't2', probe: 'p1' });
     const all = run({ steps: [{ step: 'dns', startMs: 0, durationMs: 1, ok: true }] });
     m.recordRun(all);
@@ -156,8 +160,28 @@ describe('ProbeMetrics', () => {
     m.recordSkip('t1', 'p1');
     const s = await scrape(m);
     assert.deepEqual(seriesOf(s, 't1', 'p1'), []);
-    assert.equal(seriesOf(s, 't2', 'p1').length, 34, 't2 keeps its 32 start-up series plus the 2 timestamps');
+    assert.equal(seriesOf(s, 't2', 'p1').length, 37, 't2 keeps its 35 start-up series plus the 2 timestamps');
     m.removeProbe('t1', 'p1'); // idempotent
+  });
+
+  test('a degraded success sets the degraded gauge and counter; a failure or a plain success resets the gauge', async () => {
+    const m = metrics();
+    m.addProbe(pair);
+    m.recordRun(run({ degraded: true, detail: 'step call took 80 ms, over degraded_after.call 50 ms' }));
+    let s = await scrape(m);
+    assert.equal(value(s, 'camprobe_probe_degraded', pair), 1);
+    assert.equal(value(s, 'camprobe_probe_degraded_runs_total', pair), 1);
+    assert.equal(value(s, 'camprobe_probe_success', pair), 1, 'degraded is still up');
+    assert.equal(value(s, 'camprobe_probe_runs_total', { ...pair, result: 'success', reason: 'ok' }), 1);
+
+    m.recordRun(fail({ startedAtMs: T0 + 1000 }));
+    s = await scrape(m);
+    assert.equal(value(s, 'camprobe_probe_degraded', pair), 0, 'a failure is a failure, not degraded');
+    m.recordRun(run({ startedAtMs: T0 + 2000, degraded: true }));
+    m.recordRun(run({ startedAtMs: T0 + 3000 }));
+    s = await scrape(m);
+    assert.equal(value(s, 'camprobe_probe_degraded', pair), 0);
+    assert.equal(value(s, 'camprobe_probe_degraded_runs_total', pair), 2);
   });
 
   test('recordSkip counts skipped runs', async () => {

@@ -46,6 +46,32 @@ describe('probes against the simulator', () => {
       assert.ok(run.steps.every((s) => s.ok && s.durationMs >= 0));
     });
 
+    it('degraded_after: a slow call marks a successful run degraded; a fast one does not', async () => {
+      sim.setFaults({ methodLatencyMs: { ping: 120 } });
+      const probes = `      - type: auth_flow
+        degraded_after: { call: 100ms }
+      - type: auth_flow
+        name: relaxed
+        degraded_after: { run: 9s }
+`;
+      const config = configFor(sim.url, probes);
+      const slow = await runOnce(config, 'auth_flow');
+      assertSuccess(slow);
+      assert.equal(slow.degraded, true);
+      assert.match(slow.detail!, /^step call took \d+(\.\d)? ms, over degraded_after\.call 100 ms$/);
+      const relaxed = await runOnce(config, 'relaxed');
+      assertSuccess(relaxed);
+      assert.equal(relaxed.degraded, undefined);
+      assert.equal(relaxed.detail, undefined);
+    });
+
+    it('degraded_after never turns a failure into degraded', async () => {
+      sim.setFaults({ methodLatencyMs: { ping: 120 }, refuseValidCredentials: true });
+      const run = await runOnce(configFor(sim.url, '      - type: auth_flow\n        degraded_after: 10ms\n'), 'auth_flow');
+      assertFailure(run, 'auth_rejected');
+      assert.equal(run.degraded, undefined);
+    });
+
     it('valid credentials refused: auth_rejected at authenticate', async () => {
       sim.setFaults({ refuseValidCredentials: true });
       assertFailure(await runOnce(configFor(sim.url, ALL), 'auth_flow'), 'auth_rejected', 'authenticate');

@@ -7,11 +7,14 @@ import { readFileSync, statSync, accessSync, constants as fsConstants } from 'no
 import { readFile } from 'node:fs/promises';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import { createTask, validateDetailed } from 'node-cron';
-import type { ProbeDefinition } from '../probes/types.js';
+import { STEPS, type ProbeDefinition } from '../probes/types.js';
+import { loadContract } from '../contract/openrpc.js';
+import { loadProbeScripts, ScriptsError } from '../probes/scripts.js';
 import { DOCUMENTED_METHOD_ROLES, DOCUMENTED_SIDE_EFFECT_METHODS } from './methods.js';
 import type {
   ClientConfig,
   Config,
+  ContractConfig,
   CredentialConfig,
   HttpAuthConfig,
   ProbeConfig,
@@ -72,15 +75,50 @@ const REQUEST_TIMEOUT_RANGE: [number, number] = [100, 300_000];
 /** Shorter HTTP credentials are guessable, and too short for the redactor to find in text. */
 const MIN_HTTP_SECRET_LENGTH = 16;
 
-/** Reads and validates a configuration file. */
+/** Reads and validates a configuration file (and the probe scripts it names). */
 export async function loadConfig(path: string, opts: Omit<ParseOptions, 'source'>): Promise<Config> {
+  return (await loadConfigWithScripts(path, opts)).config;
+}
+
+/**
+ * Reads a configuration file and the probe scripts it names (`probe_scripts_dir`), then
+ * validates the configuration against the built-in and the scripted probe types. Resolves
+ * with both; throws a ConfigError when the file or a script is wrong.
+ */
+export async function loadConfigWithScripts(
+  path: string,
+  opts: Omit<ParseOptions, 'source'>,
+): Promise<{ config: Config; probeTypes: ReadonlyMap<string, ProbeDefinition<any>> }> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
     throw new ConfigError(path, [`cannot read the file: ${fsProblem(err)}`]);
   }
-  return parseConfig(text, { ...opts, source: path });
+  let probeTypes = opts.probeTypes;
+  const dir = scriptsDir(text, opts.env ?? process.env);
+  if (dir !== undefined) {
+    try {
+      probeTypes = new Map([...opts.probeTypes, ...(await loadProbeScripts(dir, opts.probeTypes))]);
+    } catch (err) {
+      if (!(err instanceof ScriptsError)) throw err;
+      throw new ConfigError(path, err.problems.map((p) => `probe_scripts_dir ${quote(dir)}: ${p}`));
+    }
+  }
+  return { config: parseConfig(text, { ...opts, probeTypes, source: path }), probeTypes };
+}
+
+/** `probe_scripts_dir`, interpolated, when it is a usable string; anything else is left to parseConfig to report. */
+function scriptsDir(text: string, env: Record<string, string | undefined>): string | undefined {
+  let raw: unknown;
+  try {
+    raw = parseDocument(text, { prettyErrors: false }).get('probe_scripts_dir');
+  } catch {
+    return undefined;
+  }
+  if (typeof raw !== 'string' || raw === '') return undefined;
+  const result = interpolate(raw, env);
+  return 'error' in result ? undefined : result.value;
 }
 
 /** Validates configuration text; throws a ConfigError listing every problem. */
@@ -295,7 +333,9 @@ function build(raw: Record<string, unknown>, probeTypes: ParseOptions['probeType
   // Before the targets, so its secret is known when they are checked for secrets.
   const httpAuth = buildHttpAuth(server.auth, env, problems);
 
+  const topContract = buildContract(raw.contract, ['contract'], problems);
   const context: TargetContext = {
+    topContract,
     probeTypes,
     problems,
     credentialNames: Object.keys(rawCredentials),
@@ -395,6 +435,7 @@ function buildCredential(name: string, value: unknown, env: Record<string, strin
 }
 
 interface TargetContext {
+  topContract: ContractConfig | undefined;
   probeTypes: ParseOptions['probeTypes'];
   problems: Problems;
   /** Every name under `credentials`, valid or not (so a broken one is not also "unknown"). */
@@ -442,6 +483,7 @@ function buildTarget(value: unknown, index: number, ctx: TargetContext): TargetC
   const ownTimeout = duration(t.timeout, at('timeout'), problems, TIMEOUT_RANGE);
   const closeTimeout = duration(t.close_timeout, at('close_timeout'), problems, CLOSE_TIMEOUT_RANGE);
 
+  const contract = t.contract === undefined ? ctx.topContract : buildContract(t.contract, at('contract'), problems);
   const target: TargetConfig = {
     name,
     url,
@@ -453,6 +495,7 @@ function buildTarget(value: unknown, index: number, ctx: TargetContext): TargetC
       max_frame_bytes: (t.max_frame_bytes as number | undefined) ?? ctx.defaultClient.max_frame_bytes,
       close_timeout_ms: closeTimeout ?? ctx.defaultClient.close_timeout_ms,
     },
+    ...(contract ? { contract } : {}),
     probes: [],
   };
 
@@ -475,6 +518,19 @@ function buildTarget(value: unknown, index: number, ctx: TargetContext): TargetC
     target.probes.push(probe);
   });
   return target;
+}
+
+/** A contract whose document loads and compiles now, so a broken one fails the start. */
+function buildContract(value: unknown, path: Path, problems: Problems): ContractConfig | undefined {
+  const file = obj(value).openrpc;
+  if (typeof file !== 'string') return undefined;
+  try {
+    loadContract(file);
+  } catch (err) {
+    problems.add([...path, 'openrpc'], `${quote(file)} ${(err as Error).message}`);
+    return undefined;
+  }
+  return { openrpc: file };
 }
 
 function checkUrl(url: string, path: Path, problems: Problems): void {
@@ -523,7 +579,7 @@ function buildProbe(
   if (!isObject(value)) return undefined;
   const { problems } = ctx;
   const at = (key: string): Path => [...path, key];
-  const { type, name, interval: rawInterval, schedule, timeout: rawTimeout, ...options } = value;
+  const { type, name, interval: rawInterval, schedule, timeout: rawTimeout, degraded_after: rawDegraded, ...options } = value;
   if (typeof type !== 'string') return undefined;
 
   const definition = ctx.probeTypes.get(type);
@@ -552,6 +608,8 @@ function buildProbe(
     );
   }
 
+  const degradedAfter = degradedThresholds(rawDegraded, at('degraded_after'), timeout?.ms, problems);
+
   if (definition) {
     const problemsBefore = problems.size;
     problems.addAll(check(compileOptionsSchema(definition.optionsSchema), options, path, PROBE_BASE_KEYS));
@@ -567,8 +625,35 @@ function buildProbe(
     interval_ms: period?.ms ?? 0,
     ...(typeof schedule === 'string' ? { schedule } : {}),
     timeout_ms: timeout?.ms ?? 0,
+    ...(degradedAfter ? { degraded_after: degradedAfter } : {}),
     options,
   };
+}
+
+/**
+ * `degraded_after: 200ms` (the whole run) or `{ run: 1s, call: 50ms, ... }` (per step).
+ * A threshold at or past the timeout could never mark a run degraded rather than failed.
+ */
+function degradedThresholds(value: unknown, path: Path, timeoutMs: number | undefined, problems: Problems): Record<string, number> | undefined {
+  if (value === undefined) return undefined;
+  const entries: Array<[string, unknown]> = isObject(value) ? Object.entries(value) : [['run', value]];
+  const out: Record<string, number> = {};
+  for (const [key, raw] of entries) {
+    const at = isObject(value) ? [...path, key] : path;
+    if (key !== 'run' && !(STEPS as readonly string[]).includes(key)) {
+      problems.add(at, `unknown step ${quote(key)} (use run or one of: ${STEPS.join(', ')})`);
+      continue;
+    }
+    const ms = duration(raw, at, problems, TIMEOUT_RANGE);
+    if (ms === undefined) continue;
+    if (timeoutMs !== undefined && ms >= timeoutMs) {
+      problems.add(at, `${formatDuration(ms)} must be shorter than the timeout (${formatDuration(timeoutMs)})`);
+      continue;
+    }
+    out[key] = ms;
+  }
+  if (isObject(value) && entries.length === 0) problems.add(path, 'must name at least one of run or a step');
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 /** A cron schedule's interval: the shortest gap between its next runs (the task never starts). */

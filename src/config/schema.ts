@@ -55,6 +55,13 @@ const secretRef = {
     'must be { env: VARIABLE } or { file: /path/to/secret }: secrets come from an environment variable or a file, never from the config text',
 };
 
+const contract = {
+  type: 'object',
+  required: ['openrpc'],
+  additionalProperties: false,
+  properties: { openrpc: text() },
+};
+
 export const rootSchema = {
   type: 'object',
   required: ['credentials', 'targets'],
@@ -113,6 +120,9 @@ export const rootSchema = {
         close_timeout: { ...duration, default: '1s' },
       },
     },
+    contract,
+    // Loaded before the rest is validated (the scripts' types validate their probes): see load.ts.
+    probe_scripts_dir: text(),
     credentials: {
       type: 'object',
       minProperties: 1,
@@ -157,6 +167,7 @@ export const rootSchema = {
           timeout: duration,
           max_frame_bytes: int(1024, 67_108_864),
           close_timeout: duration,
+          contract,
           probes: {
             type: 'array',
             minItems: 1,
@@ -171,6 +182,8 @@ export const rootSchema = {
                 interval: duration,
                 schedule: text(256),
                 timeout: duration,
+                // A duration, or a mapping of `run`/step names to durations: checked in load.ts.
+                degraded_after: { type: ['string', 'object'], 'x-message': `must be a duration or a mapping of run or step names to durations` },
               },
             },
           },
@@ -190,7 +203,7 @@ export const rootSchema = {
 };
 
 /** Keys of a probe entry that are not the probe type's options. */
-export const PROBE_BASE_KEYS = ['type', 'name', 'interval', 'schedule', 'timeout'] as const;
+export const PROBE_BASE_KEYS = ['type', 'name', 'interval', 'schedule', 'timeout', 'degraded_after'] as const;
 
 export const jwtCredentialSchema = {
   type: 'object',

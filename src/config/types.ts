@@ -57,6 +57,11 @@ export interface ProbeConfig {
   /** A node-cron expression (6 fields, seconds first) when configured instead of an interval. */
   schedule?: string;
   timeout_ms: number;
+  /**
+   * Latency objectives, ms: `run` for the whole run, or a step name for that step. A
+   * successful run slower than one of them is marked degraded.
+   */
+  degraded_after?: Readonly<Record<string, number>>;
   /** The probe type's own options, validated against its schema, defaults applied. */
   options: Record<string, unknown>;
 }
@@ -72,11 +77,18 @@ export interface TargetConfig {
   side_effect_methods: readonly string[];
   tls: TlsConfig;
   client: ClientConfig;
+  /** An OpenRPC document every answer is checked against (the target's own, or the top-level one). */
+  contract?: ContractConfig;
   probes: ProbeConfig[];
 }
 
 /** Who may read camprobe's own HTTP endpoints (every one but `/healthz`). */
 export type HttpAuthConfig = { bearer_token: SecretRef } | { basic: { username: string; password: SecretRef } };
+
+export interface ContractConfig {
+  /** Path of an OpenRPC JSON document. */
+  openrpc: string;
+}
 
 export interface ServerConfig {
   host: string;

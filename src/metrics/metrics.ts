@@ -4,8 +4,9 @@
  *
  * Which series exist when matters for alerting:
  * - From `addProbe` on, at 0: `camprobe_probe_success`, `camprobe_probe_duration_seconds`,
- *   every valid `(result, reason)` of `camprobe_probe_runs_total` and
- *   `camprobe_probe_skipped_total`. A counter that appears only with its first
+ *   every valid `(result, reason)` of `camprobe_probe_runs_total`,
+ *   `camprobe_probe_skipped_total`, `camprobe_probe_degraded` and
+ *   `camprobe_probe_degraded_runs_total` (and `camprobe_probe_info`, at 1, when the type is given). A counter that appears only with its first
  *   increment hides that increment from `rate()`/`increase()`, and a probe whose series
  *   are all missing cannot be told from a probe that was never configured.
  * - `camprobe_probe_success` is therefore 0 before the first run. That is not a failure:
@@ -39,6 +40,8 @@ export interface ProbeSeries {
   probe: string;
   /** Values the probe may report: name → help text, exported as `camprobe_<name>{target}`. */
   values?: Readonly<Record<string, string>>;
+  /** The probe type, exported in `camprobe_probe_info` so alerts can match on it. */
+  type?: string;
 }
 
 /** Buckets around the documented 50 ms / 100 ms latency targets. */
@@ -146,9 +149,12 @@ export class ProbeMetrics {
   private readonly reloadAt: Gauge;
   private readonly shardInfo: Gauge<'index' | 'total'>;
   private readonly shardTargets: Gauge;
+  private readonly degraded: Gauge<'target' | 'probe'>;
+  private readonly degradedRuns: Counter<'target' | 'probe'>;
+  private readonly info: Gauge<'target' | 'probe' | 'type'>;
   private readonly valueGauges = new Map<string, ValueGauge>();
-  /** `target\0probe` → value names the probe declared. */
-  private readonly probes = new Map<string, readonly string[]>();
+  /** `target\0probe` → value names the probe declared, and its type. */
+  private readonly probes = new Map<string, { values: readonly string[]; type: string | undefined }>();
 
   constructor(opts: MetricsOptions) {
     this.registry = new Registry();
@@ -227,6 +233,24 @@ export class ProbeMetrics {
       help: 'When the configuration was last loaded successfully, seconds since the epoch.',
       registers,
     });
+    this.degraded = new Gauge({
+      name: 'camprobe_probe_degraded',
+      help: 'Whether the last finished run succeeded but missed its degraded_after latency objective (1); 0 otherwise.',
+      labelNames: pair,
+      registers,
+    });
+    this.degradedRuns = new Counter({
+      name: 'camprobe_probe_degraded_runs_total',
+      help: 'Successful runs that missed their degraded_after latency objective (also counted as successes in camprobe_probe_runs_total).',
+      labelNames: pair,
+      registers,
+    });
+    this.info = new Gauge({
+      name: 'camprobe_probe_info',
+      help: 'The type of each configured probe; always 1.',
+      labelNames: [...pair, 'type'],
+      registers,
+    });
     new Gauge({
       name: 'camprobe_build_info',
       help: 'Build information; always 1.',
@@ -270,10 +294,14 @@ export class ProbeMetrics {
     }
     const key = probeKey(s.target, s.probe);
     if (this.probes.has(key)) return;
-    this.probes.set(key, names);
+    if (s.type !== undefined) checkLabel('type', s.type);
+    this.probes.set(key, { values: names, type: s.type });
 
     const labels: PairLabels = { target: s.target, probe: s.probe };
     this.success.set(labels, 0);
+    this.degraded.set(labels, 0);
+    this.degradedRuns.inc(labels, 0);
+    if (s.type !== undefined) this.info.set({ ...labels, type: s.type }, 1);
     this.duration.zero(labels);
     this.skipped.inc(labels, 0);
     for (const rr of RESULT_REASONS) this.runs.inc({ ...labels, ...rr }, 0);
@@ -304,12 +332,14 @@ export class ProbeMetrics {
    */
   removeProbe(target: string, probe: string): void {
     const key = probeKey(target, probe);
-    const names = this.probes.get(key);
-    if (names === undefined) return;
+    const entry = this.probes.get(key);
+    if (entry === undefined) return;
     this.probes.delete(key);
+    const names = entry.values;
 
     const labels: PairLabels = { target, probe };
-    for (const m of [this.success, this.duration, this.skipped, this.lastRun, this.lastSuccess]) m.remove(labels);
+    for (const m of [this.success, this.duration, this.skipped, this.lastRun, this.lastSuccess, this.degraded, this.degradedRuns]) m.remove(labels);
+    if (entry.type !== undefined) this.info.remove({ ...labels, type: entry.type });
     for (const rr of RESULT_REASONS) this.runs.remove({ ...labels, ...rr });
     for (const step of STEPS) this.stepDuration.remove({ ...labels, step });
 
@@ -331,7 +361,7 @@ export class ProbeMetrics {
    * back series of a probe that is gone. Values the probe did not declare are ignored.
    */
   recordRun(run: RunRecord): void {
-    const declared = this.probes.get(probeKey(run.target, run.probe));
+    const declared = this.probes.get(probeKey(run.target, run.probe))?.values;
     if (declared === undefined) return;
 
     const labels: PairLabels = { target: run.target, probe: run.probe };
@@ -339,6 +369,8 @@ export class ProbeMetrics {
     const ok = run.result === 'success';
 
     this.success.set(labels, ok ? 1 : 0);
+    this.degraded.set(labels, ok && run.degraded ? 1 : 0);
+    if (ok && run.degraded) this.degradedRuns.inc(labels);
     this.duration.observe(labels, run.durationMs / 1000);
     this.runs.inc({ ...labels, result: run.result, reason: run.reason });
     this.lastRun.set(labels, endSeconds);

@@ -4,11 +4,15 @@
  */
 import { authFlow } from './auth-flow.js';
 import { cameraList } from './camera-list.js';
+import { httpProbe } from './http.js';
 import { protectedRejection } from './protected-rejection.js';
+import { rpc } from './rpc.js';
 import type { ProbeDefinition } from './types.js';
 
 export const BUILTIN_PROBES: ReadonlyMap<string, ProbeDefinition<any>> = new Map<string, ProbeDefinition<any>>([
   [authFlow.type, authFlow],
   [cameraList.type, cameraList],
+  [httpProbe.type, httpProbe],
   [protectedRejection.type, protectedRejection],
+  [rpc.type, rpc],
 ]);

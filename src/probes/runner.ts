@@ -11,8 +11,10 @@ import type { ProbeConfig, TargetConfig } from '../config/types.js';
 import type { CredentialProvider } from '../auth/credentials.js';
 import type { Redactor } from '../redact.js';
 import { connectRpc, type RpcConnection, type Resolver, type TlsOptions } from '../rpc/client.js';
+import { checkAnswers, loadContract, type Contract } from '../contract/openrpc.js';
 import {
   ProbeError,
+  REASONS,
   STEPS,
   type FailureReason,
   type ProbeContext,
@@ -60,6 +62,16 @@ export async function runProbe(req: RunRequest, deps: RunnerDeps): Promise<RunRe
   if (req.stopSignal?.aborted) onStop();
   req.stopSignal?.addEventListener('abort', onStop, { once: true });
 
+  // The first answer that broke the target's contract; it fails a run that otherwise passed.
+  let violation: { reason: FailureReason; detail: string; step?: StepName } | undefined;
+  let contract: Contract | undefined;
+  try {
+    contract = target.contract ? loadContract(target.contract.openrpc) : undefined;
+  } catch (err) {
+    // Valid at load; changed since. Every run says so rather than silently not checking.
+    violation = { reason: 'internal', detail: `contract ${target.contract!.openrpc} can no longer be used: ${(err as Error).message}` };
+  }
+
   const record = (step: StepName, start: number, durationMs: number, ok: boolean) => {
     steps.push({ step, startMs: round(start - t0), durationMs: round(durationMs), ok });
   };
@@ -85,6 +97,12 @@ export async function runProbe(req: RunRequest, deps: RunnerDeps): Promise<RunRe
         },
       });
       connections.add(conn);
+      if (contract) {
+        checkAnswers(conn, contract, (detail) => {
+          const step = [...inProgress].pop();
+          violation ??= { reason: 'contract_violation', detail, ...(step ? { step } : {}) };
+        });
+      }
       return conn;
     },
     step: async <T>(name: StepName, fn: () => Promise<T>): Promise<T> => {
@@ -108,6 +126,10 @@ export async function runProbe(req: RunRequest, deps: RunnerDeps): Promise<RunRe
       }
       values[name] = value;
     },
+    error: (reason, message) =>
+      REASONS.includes(reason) && reason !== ('ok' as string)
+        ? new ProbeError(reason, String(message))
+        : new ProbeError('internal', `unknown failure reason ${JSON.stringify(String(reason)).slice(0, 40)}: ${String(message)}`),
   };
 
   let failure: { reason: FailureReason; detail: string; step?: StepName } | undefined;
@@ -116,6 +138,8 @@ export async function runProbe(req: RunRequest, deps: RunnerDeps): Promise<RunRe
   } catch (err) {
     failure = classify(err, controller.signal, timeoutError, inProgress, log, deps.redactor);
   }
+  // The probe's own verdict comes first (a security violation must never read as a contract one).
+  if (!failure && violation) failure = violation;
   if (!failure) {
     // A second response to one request is a broken server even when the first was right
     // (it may have run the call twice). Seen on the last call, it can race the close.
@@ -144,6 +168,12 @@ export async function runProbe(req: RunRequest, deps: RunnerDeps): Promise<RunRe
   };
   if (req.scheduledAtMs !== undefined) run.scheduledAtMs = req.scheduledAtMs;
   if (Object.keys(values).length > 0) run.values = values;
+  const slow = failure ? undefined : overObjective(probe, run.durationMs, steps);
+  if (slow) {
+    run.degraded = true;
+    run.detail = slow;
+    log.info({ detail: slow, duration_ms: run.durationMs }, 'probe run degraded');
+  }
   if (failure) {
     if (failure.step) run.step = failure.step;
     run.detail = truncate(deps.redactor.redact(failure.detail));
@@ -152,6 +182,26 @@ export async function runProbe(req: RunRequest, deps: RunnerDeps): Promise<RunRe
     log.debug({ duration_ms: run.durationMs }, 'probe run succeeded');
   }
   return run;
+}
+
+/** Which `degraded_after` objective a successful run missed, described; undefined when none. */
+function overObjective(probe: ProbeConfig, durationMs: number, steps: StepRecord[]): string | undefined {
+  const limits = probe.degraded_after;
+  if (!limits) return undefined;
+  if (limits.run !== undefined && durationMs > limits.run) {
+    return `the run took ${formatMs(durationMs)}, over degraded_after ${formatMs(limits.run)}`;
+  }
+  for (const s of steps) {
+    const limit = limits[s.step];
+    if (limit !== undefined && s.durationMs > limit) {
+      return `step ${s.step} took ${formatMs(s.durationMs)}, over degraded_after.${s.step} ${formatMs(limit)}`;
+    }
+  }
+  return undefined;
+}
+
+function formatMs(ms: number): string {
+  return `${Math.round(ms * 10) / 10} ms`;
 }
 
 function classify(
@@ -188,7 +238,7 @@ function rejectOnAbort(signal: AbortSignal): Promise<never> {
   });
 }
 
-function loadTls(target: TargetConfig): TlsOptions | undefined {
+export function loadTls(target: TargetConfig): TlsOptions | undefined {
   if (!target.url.startsWith('wss:')) return undefined;
   const t = target.tls;
   const options: TlsOptions = { rejectUnauthorized: !t.insecure_skip_verify };

@@ -40,6 +40,7 @@ export const REASONS = [
   'invalid_result',
   'rate_limited',
   'security_violation',
+  'contract_violation',
   'internal',
 ] as const;
 export type Reason = (typeof REASONS)[number];
@@ -94,6 +95,11 @@ export interface RunRecord {
   /** Human-readable failure detail, redacted and bounded in length. */
   detail?: string;
   steps: StepRecord[];
+  /**
+   * A successful run slower than its `degraded_after` objective: still up, but slow.
+   * `detail` then says which threshold was passed. Never set on a failed run.
+   */
+  degraded?: boolean;
   /** Values a probe reported (for example camera counts), exported as gauges. */
   values?: Record<string, number>;
 }
@@ -116,6 +122,12 @@ export interface ProbeContext<Options = Record<string, unknown>> {
   step<T>(name: StepName, fn: () => Promise<T>): Promise<T>;
   /** Reports a value the probe declared in `values` (exported as a gauge). */
   setValue(name: string, value: number): void;
+  /**
+   * A ProbeError to throw for an expected failure, for probe scripts that cannot import
+   * this module: `throw ctx.error('invalid_result', 'what went wrong')`. An unknown reason
+   * becomes `internal`.
+   */
+  error(reason: FailureReason, message: string): ProbeError;
 }
 
 /** JSON Schema subset used for probe options (validated by the config loader). */

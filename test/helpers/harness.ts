@@ -16,7 +16,12 @@ export const silentLogger = pino({ level: 'silent' });
 
 /** A config with one target at `url`; `probes` is the YAML list of probes (indented 6). */
 export function configFor(url: string, probes: string, extra = ''): Config {
-  const text = `
+  return parseConfig(configYaml(url, probes, extra), { source: 'test', env: { CAMERA_SERVICE_JWT_SECRET: SECRET }, probeTypes: probeTypes() });
+}
+
+/** The text of {@link configFor}'s config, `extra` being top-level YAML. */
+export function configYaml(url: string, probes: string, extra = ''): string {
+  return `
 credentials:
   service:
     jwt_secret: { env: CAMERA_SERVICE_JWT_SECRET }
@@ -29,7 +34,6 @@ targets:
     probes:
 ${probes}
 `;
-  return parseConfig(text, { source: 'test', env: { CAMERA_SERVICE_JWT_SECRET: SECRET }, probeTypes: probeTypes() });
 }
 
 let extraTypes = new Map<string, ProbeDefinition<any>>();

@@ -1,0 +1,105 @@
+/**
+ * `camprobe once`: every selected (target, probe) run once through the same runner the
+ * daemon uses, against the running service. No scheduler, no HTTP server, no metrics.
+ */
+import type { Logger } from 'pino';
+import { createCredentialProvider, type CredentialProvider } from './auth/credentials.js';
+import type { Config, ProbeConfig, TargetConfig } from './config/types.js';
+import { runProbe } from './probes/runner.js';
+import type { ProbeDefinition, RunRecord } from './probes/types.js';
+import { Redactor } from './redact.js';
+import type { Resolver } from './rpc/client.js';
+
+/** A `--target` or `--probe` names nothing configured. */
+export class SelectionError extends Error {
+  readonly code = 'CAMPROBE_ERR_SELECTION';
+}
+
+export interface Selected {
+  target: TargetConfig;
+  probe: ProbeConfig;
+}
+
+/**
+ * The (target, probe) pairs to run, in configuration order. `targets` and `probes` are
+ * names; empty means all. A name that matches nothing is an error, never silently ignored:
+ * a typo in CI would otherwise test nothing and pass.
+ */
+export function selectProbes(config: Config, targets: readonly string[] = [], probes: readonly string[] = []): Selected[] {
+  const configured = config.targets.map((t) => t.name);
+  for (const name of targets) {
+    if (!configured.includes(name)) throw new SelectionError(`unknown target "${name}" (configured: ${configured.join(', ')})`);
+  }
+  const chosen = config.targets.filter((t) => targets.length === 0 || targets.includes(t.name));
+  const available = [...new Set(chosen.flatMap((t) => t.probes.map((p) => p.name)))];
+  for (const name of probes) {
+    if (!available.includes(name)) {
+      const where = targets.length === 0 ? 'any target' : `target ${chosen.map((t) => t.name).join(', ')}`;
+      throw new SelectionError(`unknown probe "${name}" in ${where} (configured: ${available.join(', ')})`);
+    }
+  }
+  return chosen.flatMap((target) =>
+    target.probes.filter((p) => probes.length === 0 || probes.includes(p.name)).map((probe) => ({ target, probe })),
+  );
+}
+
+export interface OnceOptions {
+  config: Config;
+  selected: Selected[];
+  probeTypes: ReadonlyMap<string, ProbeDefinition<any>>;
+  logger: Logger;
+  env?: Record<string, string | undefined>;
+  /** Aborting it stops the runs in flight; runs not finished are left out. */
+  stopSignal?: AbortSignal;
+  /** Targets probed at the same time (probes of one target always run one after another). */
+  concurrency?: number;
+  resolver?: Resolver;
+}
+
+/** Runs each selected probe once; resolves with the records in selection order. */
+export async function runSelected(opts: OnceOptions): Promise<RunRecord[]> {
+  const redactor = new Redactor();
+  const providers = new Map<string, CredentialProvider>();
+  const providerFor = (name: string): CredentialProvider => {
+    let provider = providers.get(name);
+    if (!provider) {
+      const cfg = opts.config.credentials[name];
+      if (!cfg) throw new Error(`credential ${name} is not loaded`);
+      provider = createCredentialProvider(cfg, redactor, opts.env ?? process.env);
+      providers.set(name, provider);
+    }
+    return provider;
+  };
+
+  // One queue per target, so the service sees one probe at a time from us.
+  const byTarget = new Map<string, Array<{ index: number; item: Selected }>>();
+  opts.selected.forEach((item, index) => {
+    const queue = byTarget.get(item.target.name) ?? [];
+    queue.push({ index, item });
+    byTarget.set(item.target.name, queue);
+  });
+  const queues = [...byTarget.values()];
+  const results: Array<RunRecord | undefined> = new Array(opts.selected.length);
+
+  const worker = async () => {
+    for (let queue = queues.shift(); queue; queue = queues.shift()) {
+      for (const { index, item } of queue) {
+        if (opts.stopSignal?.aborted) return;
+        const definition = opts.probeTypes.get(item.probe.type);
+        if (!definition) throw new Error(`probe type ${item.probe.type} is not registered`);
+        results[index] = await runProbe(
+          { definition, probe: item.probe, target: item.target, ...(opts.stopSignal ? { stopSignal: opts.stopSignal } : {}) },
+          {
+            credentials: providerFor(item.target.credential),
+            logger: opts.logger,
+            redactor,
+            ...(opts.resolver ? { resolver: opts.resolver } : {}),
+          },
+        );
+      }
+    }
+  };
+  const workers = Math.max(1, Math.min(opts.concurrency ?? 4, queues.length));
+  await Promise.all(Array.from({ length: workers }, worker));
+  return results.filter((r): r is RunRecord => r !== undefined);
+}

@@ -1,0 +1,177 @@
+/**
+ * What the generic probes (`rpc`, `http`) and contract validation share: user-written JSON
+ * Schemas, compiled once at config load, and simple assertions on a JSON pointer.
+ */
+import { performance } from 'node:perf_hooks';
+import { isDeepStrictEqual } from 'node:util';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { DURATION_HINT, parseDuration } from '../config/duration.js';
+import { ProbeError, type FailureReason } from './types.js';
+import { describe } from './session.js';
+
+/**
+ * For schemas users write about the service's answers: no coercion and no defaults (the
+ * answer is checked, never changed), formats not checked (no format library), unknown
+ * keywords allowed (OpenRPC documents carry annotations).
+ */
+export function userSchemaAjv(): Ajv {
+  return new Ajv({ allErrors: false, strict: false, validateFormats: false, logger: false });
+}
+const ajv = userSchemaAjv();
+
+const compiled = new WeakMap<object, ValidateFunction>();
+
+/** Compiles a user schema once per schema object; throws with ajv's reason when it is invalid. */
+export function compileUserSchema(schema: object): ValidateFunction {
+  let validate = compiled.get(schema);
+  if (!validate) {
+    validate = ajv.compile(schema);
+    compiled.set(schema, validate);
+  }
+  return validate;
+}
+
+/** `[field, message]` when `schema` does not compile (for a probe's validate hook). */
+export function schemaProblem(field: string, schema: unknown): Array<[string, string]> {
+  try {
+    compileUserSchema(schema as object);
+    return [];
+  } catch (err) {
+    return [[field, `is not a valid JSON Schema: ${(err as Error).message.slice(0, 200)}`]];
+  }
+}
+
+/**
+ * The first way `data` breaks the schema, as `/json/pointer: what was expected` (the
+ * pointer prefixed with `base`); undefined when valid.
+ */
+export function schemaMismatch(validate: ValidateFunction, data: unknown, base = ''): string | undefined {
+  if (validate(data)) return undefined;
+  const error = validate.errors?.[0];
+  return error ? describeSchemaError(error, base) : `${base || '(root)'}: does not match the schema`;
+}
+
+function describeSchemaError(error: ErrorObject, base: string): string {
+  const where = `${base}${error.instancePath}` || '(root)';
+  const params = error.params as Record<string, unknown>;
+  switch (error.keyword) {
+    case 'enum':
+      return `${where}: must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'required':
+      return `${where}/${String(params.missingProperty)}: is required`;
+    case 'additionalProperties':
+      return `${where}/${String(params.additionalProperty)}: is not allowed`;
+    case 'const':
+      return `${where}: must be ${JSON.stringify(params.allowedValue)}`;
+    default:
+      return `${where}: ${error.message ?? `fails ${error.keyword}`}`;
+  }
+}
+
+/** One check on the value at a JSON pointer (RFC 6901) into an answer. */
+export interface PathAssertion {
+  path: string;
+  equals?: unknown;
+  one_of?: unknown[];
+  exists?: boolean;
+  min?: number;
+  max?: number;
+}
+
+/** The options schema of an `assertions` list. */
+export const assertionsSchema = {
+  type: 'array',
+  maxItems: 32,
+  items: {
+    type: 'object',
+    required: ['path'],
+    additionalProperties: false,
+    minProperties: 2,
+    'x-message': 'must be { path: /json/pointer, and one or more of equals, one_of, exists, min, max }',
+    properties: {
+      path: {
+        type: 'string',
+        maxLength: 256,
+        pattern: '^(/[^/]*)*$',
+        'x-message': 'must be a JSON pointer like /cameras/0/status (or "" for the whole answer)',
+      },
+      equals: {},
+      one_of: { type: 'array', minItems: 1, maxItems: 64 },
+      exists: { type: 'boolean' },
+      min: { type: 'number' },
+      max: { type: 'number' },
+    },
+  },
+} as const;
+
+const MISSING = Symbol('missing');
+
+function resolvePointer(data: unknown, pointer: string): unknown {
+  if (pointer === '') return data;
+  let node: unknown = data;
+  for (const raw of pointer.slice(1).split('/')) {
+    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (Array.isArray(node) && /^(0|[1-9]\d*)$/.test(key) && Number(key) < node.length) node = node[Number(key)];
+    else if (node !== null && typeof node === 'object' && !Array.isArray(node) && Object.hasOwn(node, key)) {
+      node = (node as Record<string, unknown>)[key];
+    } else return MISSING;
+  }
+  return node;
+}
+
+/** Throws a ProbeError (`reason`) naming the first assertion `data` fails. */
+export function checkAssertions(data: unknown, assertions: readonly PathAssertion[], what: string, reason: FailureReason = 'invalid_result'): void {
+  for (const a of assertions) {
+    const value = resolvePointer(data, a.path);
+    const at = `${what} ${a.path === '' ? '(root)' : a.path}`;
+    const fail = (expected: string) =>
+      new ProbeError(reason, `${at} is ${value === MISSING ? 'missing' : describe(value)}, expected ${expected}`);
+    if (a.exists !== undefined && (value !== MISSING) !== a.exists) throw fail(a.exists ? 'it to exist' : 'it to be absent');
+    if (value === MISSING) {
+      if (a.exists === false) continue;
+      throw fail(a.equals !== undefined ? describe(a.equals) : 'a value');
+    }
+    if (a.equals !== undefined && !isDeepStrictEqual(value, a.equals)) throw fail(describe(a.equals));
+    if (a.one_of !== undefined && !a.one_of.some((v) => isDeepStrictEqual(value, v))) throw fail(`one of ${describe(a.one_of)}`);
+    if (a.min !== undefined && !(typeof value === 'number' && value >= a.min)) throw fail(`a number >= ${a.min}`);
+    if (a.max !== undefined && !(typeof value === 'number' && value <= a.max)) throw fail(`a number <= ${a.max}`);
+  }
+}
+
+/** The options schema of a latency limit (`max_latency: 500ms`). */
+export const latencySchema = { type: 'string', maxLength: 32, 'x-message': DURATION_HINT } as const;
+
+/** `[field, message]` when a latency limit is not a duration from 1 ms to 1 h. */
+export function latencyProblem(field: string, value: string | undefined): Array<[string, string]> {
+  if (value === undefined) return [];
+  try {
+    const ms = parseDuration(value);
+    return ms >= 1 && ms <= 3_600_000 ? [] : [[field, 'must be from 1ms to 1h']];
+  } catch {
+    return [[field, DURATION_HINT]];
+  }
+}
+
+/** Awaits `answer()`; fails with `timeout` when it took longer than `limit` (a checked duration). */
+export async function withinLatency<T>(what: string, limit: string | undefined, answer: () => Promise<T>): Promise<T> {
+  const start = performance.now();
+  const value = await answer();
+  const ms = performance.now() - start;
+  if (limit !== undefined && ms > parseDuration(limit)) {
+    throw new ProbeError('timeout', `${what} answered in ${Math.round(ms)} ms, over max_latency ${limit}`);
+  }
+  return value;
+}
+
+/** Checks an answer against a user schema (named `schemaField` in details) and path assertions. */
+export function checkAnswer(
+  data: unknown,
+  what: string,
+  checks: { schema?: Record<string, unknown> | undefined; schemaField: string; assertions?: readonly PathAssertion[] | undefined },
+): void {
+  if (checks.schema) {
+    const mismatch = schemaMismatch(compileUserSchema(checks.schema), data);
+    if (mismatch) throw new ProbeError('invalid_result', `${what} ${mismatch} (${checks.schemaField})`);
+  }
+  if (checks.assertions) checkAssertions(data, checks.assertions, what);
+}
