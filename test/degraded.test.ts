@@ -21,6 +21,7 @@ before(async () => {
         degraded_after: { call: 100ms }
       - type: http
         name: ready
+        port: ${sim.port}
 `;
   writeFileSync(configPath, configYaml(sim.url, probes, 'server: { host: 127.0.0.1, port: 0 }\ndefaults: { interval: 1s, timeout: 800ms }'));
   daemon = await startDaemon({ configPath, logger: silentLogger, env: { CAMERA_SERVICE_JWT_SECRET: SECRET } });

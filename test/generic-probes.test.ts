@@ -161,7 +161,8 @@ describe('http probe', () => {
   }
 
   it('/health/ready on the target host: 200 passes, 503 fails with the status and the body', async () => {
-    const probe = `      - type: http\n`;
+    // The simulator serves health on its WebSocket port; the service's default is 8003.
+    const probe = `      - type: http\n        port: ${sim.port}\n`;
     const run = await one(sim.url, probe);
     assertSuccess(run);
     assert.deepEqual(run.steps.map((s) => s.step), ['call']);
@@ -171,12 +172,13 @@ describe('http probe', () => {
 
   it('/health/system with a body schema and path assertions', async () => {
     const probe = `      - type: http
+        port: ${sim.port}
         path: /health/system
         body_schema: { type: object, required: [status, uptime], properties: { uptime: { type: number } } }
         assertions: [{ path: /status, equals: healthy }, { path: /connections, min: 0 }]
 `;
     assertSuccess(await one(sim.url, probe));
-    const wrong = `      - type: http\n        path: /health/system\n        assertions: [{ path: /status, one_of: [ok] }]\n`;
+    const wrong = `      - type: http\n        port: ${sim.port}\n        path: /health/system\n        assertions: [{ path: /status, one_of: [ok] }]\n`;
     assertFailure(await one(sim.url, wrong), 'invalid_result', /^GET \/health\/system body \/status is "healthy", expected one of \["ok"\]$/);
   });
 
@@ -220,8 +222,9 @@ describe('http probe', () => {
     });
     servers.push(server as unknown as Server);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const wss = `wss://127.0.0.1:${(server.address() as AddressInfo).port}/ws`;
-    const probe = `      - type: http\n        assertions: [{ path: /status, equals: ready }]\n`;
+    const httpsPort = (server.address() as AddressInfo).port;
+    const wss = `wss://127.0.0.1:${httpsPort}/ws`;
+    const probe = `      - type: http\n        port: ${httpsPort}\n        assertions: [{ path: /status, equals: ready }]\n`;
     assertSuccess(await one(wss, `${probe}    tls: { ca_file: ${join(dir, 'cert.pem')} }\n`));
     assertFailure(await one(wss, probe), 'tls', /^TLS handshake failed: (DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE)$/);
     rmSync(dir, { recursive: true, force: true });

@@ -14,7 +14,7 @@ export interface HttpOptions {
   path: string;
   /** `http(s)://host:port`; default: the target's host, http for ws and https for wss. */
   base_url?: string;
-  /** Port of the derived base URL; default: the target URL's port. */
+  /** Port of the derived base URL; default: the service's documented health port, 8003. */
   port?: number;
   status: number[];
   body_schema?: Record<string, unknown>;
@@ -79,13 +79,16 @@ export const httpProbe: ProbeDefinition<HttpOptions> = {
   },
 };
 
-/** The health base URL: explicit, or the target's host with http(s) for ws(s). */
+/** The service serves its health endpoints on their own port (the WebSocket API is on 8002). */
+export const DOCUMENTED_HEALTH_PORT = 8003;
+
+/** The health base URL: explicit, or the target's host and `port` (default 8003) with http(s) for ws(s). */
 export function baseUrl(target: TargetConfig, o: Pick<HttpOptions, 'base_url' | 'port'>): string {
   if (o.base_url !== undefined) return o.base_url;
   const ws = new URL(target.url);
   const scheme = ws.protocol === 'wss:' ? 'https:' : 'http:';
-  const port = o.port ?? (ws.port === '' ? undefined : Number(ws.port));
-  return `${scheme}//${ws.hostname}${port === undefined ? '' : `:${port}`}`;
+  const host = ws.hostname.includes(':') ? `[${ws.hostname}]` : ws.hostname;
+  return `${scheme}//${host}:${o.port ?? DOCUMENTED_HEALTH_PORT}`;
 }
 
 function get(url: URL, target: TargetConfig, signal: AbortSignal, maxBytes: number): Promise<{ status: number; body: string }> {
