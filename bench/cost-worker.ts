@@ -8,7 +8,7 @@
  * - camprobe: the camera_list probe exactly as the daemon runs it (runProbe, then
  *   metrics.recordRun and history.add), config parsed by the real loader.
  * - bare: a minimal `ws` client doing the same sequence: connect, authenticate with a
- *   freshly minted JWT (camprobe mints one per run too), get_camera_list, close.
+ *   JWT, get_camera_list, close. Both reuse a token for half its 5 min lifetime.
  * - http-probe: the registered `http` probe type through runProbe (absent until it exists).
  * - fetch: a minimal GET with Node's fetch, the code path an http probe would most likely use.
  */
@@ -56,13 +56,19 @@ async function camprobeCheck(probeType: string): Promise<Check> {
 function bareCheck(): Check {
   const key = new TextEncoder().encode(BENCH_SECRET);
   let nextId = 1;
+  // The same token policy as camprobe: a 5 min token, renewed at half its lifetime.
+  let token = '';
+  let renewAt = 0;
   return async () => {
     const now = Math.floor(Date.now() / 1000);
-    const token = await new SignJWT({ user_id: 'camprobe', role: 'viewer' })
-      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-      .setIssuedAt(now)
-      .setExpirationTime(now + 300)
-      .sign(key);
+    if (now >= renewAt) {
+      token = await new SignJWT({ user_id: 'camprobe', role: 'viewer' })
+        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+        .setIssuedAt(now)
+        .setExpirationTime(now + 300)
+        .sign(key);
+      renewAt = now + 150;
+    }
     const ws = new WebSocket(url, { maxPayload: 1 << 20 });
     const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
     ws.on('error', () => undefined);

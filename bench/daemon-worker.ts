@@ -4,7 +4,7 @@
  *
  *   node dist/bench/daemon-worker.js <config.yaml>
  */
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { startDaemon } from '../src/daemon.js';
 import { createLogger } from '../src/logger.js';
 import type { RunRecord } from '../src/probes/types.js';
@@ -18,6 +18,11 @@ let runs: RunRecord[] = [];
 daemon.events.on('run', (run) => {
   runs.push(run);
 });
+// How busy the daemon was over the window: its CPU share and its event-loop delay.
+const loop = monitorEventLoopDelay({ resolution: 10 });
+loop.enable();
+let cpu0 = process.cpuUsage();
+let t0 = performance.now();
 
 serve(async (msg: { op: string; times?: number }) => {
   switch (msg.op) {
@@ -25,6 +30,9 @@ serve(async (msg: { op: string; times?: number }) => {
       return { address: daemon.address };
     case 'reset':
       runs = [];
+      loop.reset();
+      cpu0 = process.cpuUsage();
+      t0 = performance.now();
       return {};
     case 'report': {
       const out = runs.map((r) => ({
@@ -35,7 +43,12 @@ serve(async (msg: { op: string; times?: number }) => {
         callMs: r.steps.find((s) => s.step === 'call')?.durationMs ?? null,
       }));
       runs = [];
-      return { runs: out };
+      const cpu = process.cpuUsage(cpu0);
+      const busy = {
+        cpuShareOfOneCore: Math.round(((cpu.user + cpu.system) / 1000 / (performance.now() - t0)) * 1000) / 1000,
+        eventLoopDelayMs: { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
+      };
+      return { runs: out, busy };
     }
     case 'memory':
       return process.memoryUsage();

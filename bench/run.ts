@@ -107,17 +107,22 @@ async function sideBySide(
   return { a: spread(perRunA), b: spread(perRunB), ratio: spread(ratios), failures, reps, runsPerRep: runs };
 }
 
+/** With --profile DIR, camprobe's processes write CPU and heap profiles there. */
+function profileArgs(): string[] {
+  return args.profile ? ['--cpu-prof', `--cpu-prof-dir=${args.profile}`, '--heap-prof', `--heap-prof-dir=${args.profile}`] : [];
+}
+
 type Batch = { cpuUs: number; wallMs: number; failures: number };
 const batchOf = (w: Worker) => (runs: number) => w.ask<Batch>({ op: 'batch', runs });
 
 /** 1. CPU per full run: camprobe's camera_list probe against a bare ws client. */
 async function benchCost(sim: SimProcess): Promise<void> {
-  const camprobe = await Worker.start('cost-worker.js', ['camprobe', sim.wsUrl]);
+  const camprobe = await Worker.start('cost-worker.js', ['camprobe', sim.wsUrl], profileArgs());
   const bare = await Worker.start('cost-worker.js', ['bare', sim.wsUrl]);
   try {
     const r = await sideBySide(batchOf(camprobe), batchOf(bare), P.costWarmup, P.costReps, P.costRuns);
     results.cost = {
-      unit: 'µs CPU per run (connect, authenticate, get_camera_list, close); both mint a fresh JWT per run',
+      unit: 'µs CPU per run (connect, authenticate, get_camera_list, close); both reuse a JWT for half its 5 min lifetime, so minting is not in the figure',
       camprobe: r.a,
       bare: r.b,
       ratio: r.ratio,
@@ -178,10 +183,9 @@ async function memorySamples(worker: Worker, n: number): Promise<number[]> {
 async function benchDaemon(): Promise<number | undefined> {
   // A simulator with the known delay on get_camera_list only.
   const sim = await startSimProcess({ methodLatencyMs: { get_camera_list: P.delayMs } });
-  const profile = args.profile ? [`--cpu-prof`, `--cpu-prof-dir=${args.profile}`, '--heap-prof', `--heap-prof-dir=${args.profile}`] : [];
   const { worker, address } = await startDaemonWorker(
     benchConfig({ urls: [sim.wsUrl], count: P.targets, interval: P.interval, timeout: P.timeout }),
-    profile,
+    profileArgs(),
   );
   const floor = await Worker.start('cost-worker.js', ['bare', sim.wsUrl]);
   try {
@@ -189,6 +193,8 @@ async function benchDaemon(): Promise<number | undefined> {
     await sleep(P.warmupMs);
     await worker.ask({ op: 'reset' });
     const skippedBefore = sumOf((await scrape(address)).body, 'camprobe_probe_skipped_total');
+    const simCpu0 = procCpuUs(sim.child.pid!, clockTicks());
+    const window0 = performance.now();
     const windowMs = P.cycles * P.intervalMs;
     // The same delay as a bare client sees it, concurrently: the floor of this setup.
     const floorCalls = floor.ask<{ callMs: number[]; failures: number }>({ op: 'calls', durationMs: windowMs, gapMs: 50 });
@@ -200,7 +206,8 @@ async function benchDaemon(): Promise<number | undefined> {
       scrapes.push({ ms: s.ms, bytes: s.bytes });
       await sleep(P.intervalMs / 2);
     }
-    const { runs } = await worker.ask<{ runs: DaemonRun[] }>({ op: 'report' });
+    const { runs, busy } = await worker.ask<{ runs: DaemonRun[]; busy: Record<string, unknown> }>({ op: 'report' });
+    const simCpuShare = (procCpuUs(sim.child.pid!, clockTicks()) - simCpu0) / 1000 / (performance.now() - window0);
     const after = await scrape(address);
     const skipped = sumOf(after.body, 'camprobe_probe_skipped_total') - skippedBefore;
     const { callMs: floorMs } = await floorCalls;
@@ -241,6 +248,10 @@ async function benchDaemon(): Promise<number | undefined> {
       failures: failures.length,
       failuresByProbeReason: byReason,
       driftMs: spread(drift),
+      // Context for the drift: was camprobe (or the simulator) short of CPU?
+      daemon: busy,
+      simulatorCpuShareOfOneCore: round(simCpuShare),
+      loadavgAtEnd: loadavg().map(round),
     };
     results.scrape = {
       targets: P.targets,
@@ -289,6 +300,10 @@ async function benchFootprint(sim: SimProcess, rss1000: number | undefined): Pro
   }
 }
 
+function clockTicks(): number {
+  return Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+}
+
 const BLACKBOX = '/usr/bin/prometheus-blackbox-exporter';
 
 async function startBlackbox(): Promise<{ pid: number; url: string; stop: () => Promise<void> }> {
@@ -320,7 +335,7 @@ async function benchPeer(sim: SimProcess): Promise<void> {
     goals.push({ item: '6. Peer: blackbox_exporter', figure: 'skipped: blackbox_exporter not installed', goal: 'side by side', met: null });
     return;
   }
-  const ticks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+  const ticks = clockTicks();
   const bb = await startBlackbox();
   const local = await Worker.start('cost-worker.js', ['fetch', health]);
   const probe = hasHttpProbe ? await Worker.start('cost-worker.js', ['http-probe', health, process.env.BENCH_HTTP_PROBE_YAML ?? '']) : undefined;
@@ -369,8 +384,11 @@ function markdown(json: { machine: ReturnType<typeof machine>; smoke: boolean; s
   if (cost) details.push(`- CPU per run, µs: camprobe ${fmt(cost.camprobe)}; bare ws ${fmt(cost.bare)}; ratio ${fmt(cost.ratio)}`);
   const fid = results.fidelity as { camprobe: Spread; bareClientSameTime: Spread } | undefined;
   if (fid) details.push(`- Step error, ms: camprobe ${fmt(fid.camprobe)}; bare client at the same time ${fmt(fid.bareClientSameTime)}`);
-  const sch = results.schedule as { driftMs: Spread } | undefined;
-  if (sch) details.push(`- Start drift, ms: ${fmt(sch.driftMs)}`);
+  const sch = results.schedule as { driftMs: Spread; daemon: unknown; simulatorCpuShareOfOneCore: number; loadavgAtEnd: number[] } | undefined;
+  if (sch) {
+    details.push(`- Start drift, ms: ${fmt(sch.driftMs)}`);
+    details.push(`- During the window: daemon ${JSON.stringify(sch.daemon)}, simulator CPU ${sch.simulatorCpuShareOfOneCore} of a core, load average at end ${sch.loadavgAtEnd.join(' ')}`);
+  }
   const scr = results.scrape as { httpMs: Spread; inProcessRenderMs: Spread; bytes: number; seriesTotal: number } | undefined;
   if (scr) details.push(`- /metrics, ms: over HTTP ${fmt(scr.httpMs)}; render in process ${fmt(scr.inProcessRenderMs)}; ${scr.bytes} bytes, ${scr.seriesTotal} series`);
   return [

@@ -176,6 +176,9 @@ interface ProbeState {
   stepLast: Map<StepName, number>;
 }
 
+/** Probes rendered between two turns of the event loop (a few ms of work). */
+const RENDER_SLICE = 250;
+
 const REASON_INDEX = new Map(RESULT_REASONS.map((rr, i) => [rr.reason, i]));
 
 /**
@@ -353,9 +356,10 @@ export class ProbeMetrics {
   }
 
   /**
-   * The per-probe families. Each family is rendered in one go (consistent within
-   * itself); between families the event loop gets a turn, so a scrape of a thousand
-   * targets does not hold back the timers of runs that are due.
+   * The per-probe families. Every RENDER_SLICE probes the event loop gets a turn, so a
+   * scrape of a thousand targets does not hold back the timers of runs that are due. A
+   * series is read in one go (a histogram's buckets agree with its count); series of
+   * different probes may be a run apart, as with any scrape taken while runs finish.
    */
   private async renderProbes(openMetrics: boolean): Promise<string> {
     const all = [...this.probes.values()];
@@ -363,9 +367,11 @@ export class ProbeMetrics {
     const family = async (name: string, type: string, help: string, lines: (p: ProbeState, out: string[]) => void) => {
       const head = type === 'counter' && openMetrics ? name.replace(/_total$/, '') : name;
       const out = [`# HELP ${head} ${help}`, `# TYPE ${head} ${type}`];
-      for (const p of all) lines(p, out);
+      for (let i = 0; i < all.length; i++) {
+        lines(all[i]!, out);
+        if (i % RENDER_SLICE === RENDER_SLICE - 1) await new Promise<void>((resolve) => setImmediate(resolve));
+      }
       parts.push(out.join('\n'));
-      await new Promise<void>((resolve) => setImmediate(resolve));
     };
     await family('camprobe_probe_success', 'gauge', 'Whether the last finished run succeeded (1) or failed (0); 0 before the first run.', (p, out) => {
       out.push(`camprobe_probe_success{${p.labels}} ${p.success}`);
