@@ -46,7 +46,7 @@ const ONLY = new Set((args.only ?? 'cost,daemon,footprint,peer').split(','));
 /** Sizes of each part; the smoke sizes only prove the harness still works. */
 const P = SMOKE
   ? { costWarmup: 1, costReps: 3, costRuns: 5, targets: 10, interval: '1s', intervalMs: 1000, timeout: '800ms', cycles: 2, warmupMs: 1500, scrapes: 2, footprintWaitMs: 500, peerWarmup: 1, peerReps: 2, peerRuns: 5, delayMs: 20 }
-  : { costWarmup: 3, costReps: 15, costRuns: 40, targets: 1000, interval: '15s', intervalMs: 15000, timeout: '5s', cycles: 4, warmupMs: 18000, scrapes: 10, footprintWaitMs: 40000, peerWarmup: 2, peerReps: 12, peerRuns: 100, delayMs: 20 };
+  : { costWarmup: 3, costReps: 30, costRuns: 40, targets: 1000, interval: '15s', intervalMs: 15000, timeout: '5s', cycles: 4, warmupMs: 18000, scrapes: 10, footprintWaitMs: 40000, peerWarmup: 2, peerReps: 12, peerRuns: 100, delayMs: 20 };
 
 interface Goal {
   item: string;
@@ -107,9 +107,13 @@ async function sideBySide(
   return { a: spread(perRunA), b: spread(perRunB), ratio: spread(ratios), failures, reps, runsPerRep: runs };
 }
 
-/** With --profile DIR, camprobe's processes write CPU and heap profiles there. */
+/**
+ * With --profile DIR, camprobe's processes write CPU and heap profiles there;
+ * BENCH_NODE_FLAGS (space-separated) tries Node/V8 flags on them.
+ */
 function profileArgs(): string[] {
-  return args.profile ? ['--cpu-prof', `--cpu-prof-dir=${args.profile}`, '--heap-prof', `--heap-prof-dir=${args.profile}`] : [];
+  const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
+  return [...flags, ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${args.profile}`, '--heap-prof', `--heap-prof-dir=${args.profile}`] : [])];
 }
 
 type Batch = { cpuUs: number; wallMs: number; failures: number };
@@ -170,13 +174,18 @@ async function startDaemonWorker(config: string, execArgv: string[] = []): Promi
   return { worker, address };
 }
 
-async function memorySamples(worker: Worker, n: number): Promise<number[]> {
-  const rss: number[] = [];
+/** RSS samples a second apart; the heap figures (MB, medians) say how much of it is live. */
+async function memorySamples(worker: Worker, n: number): Promise<{ rss: number[]; heapUsedMB: number; heapTotalMB: number }> {
+  const samples: NodeJS.MemoryUsage[] = [];
   for (let i = 0; i < n; i++) {
-    rss.push((await worker.ask<NodeJS.MemoryUsage>({ op: 'memory' })).rss);
+    samples.push(await worker.ask<NodeJS.MemoryUsage>({ op: 'memory' }));
     if (i < n - 1) await sleep(1000);
   }
-  return rss;
+  return {
+    rss: samples.map((s) => s.rss),
+    heapUsedMB: round(median(samples.map((s) => s.heapUsed)) / 2 ** 20),
+    heapTotalMB: round(median(samples.map((s) => s.heapTotal)) / 2 ** 20),
+  };
 }
 
 /** 2-4 and the 1,000-target half of 5: one daemon, N targets × 3 probes. */
@@ -218,7 +227,7 @@ async function benchDaemon(): Promise<number | undefined> {
       scrapes.push({ ms: s.ms, bytes: s.bytes });
     }
     const inProcess = await worker.ask<{ ms: number[]; bytes: number }>({ op: 'render', times: P.scrapes });
-    const rss = await memorySamples(worker, SMOKE ? 2 : 5);
+    const memory = await memorySamples(worker, SMOKE ? 2 : 5);
 
     const drift = runs.filter((r) => r.driftMs !== null).map((r) => r.driftMs!);
     const callErr = runs.filter((r) => r.probe === 'camera_list' && r.result === 'success' && r.callMs !== null).map((r) => r.callMs! - P.delayMs);
@@ -269,7 +278,8 @@ async function benchDaemon(): Promise<number | undefined> {
       { item: `3. Start drift, ${P.targets}×3 probes every ${P.interval}`, figure: `p99 ${dr.p99} ms, max ${dr.max} ms, ${skipped} skipped, ${runs.length}/${expectedRuns} runs`, goal: 'p99 ≤ 20 ms, 0 skipped', met: dr.p99 <= 20 && skipped === 0 },
       { item: `4. /metrics with ${P.targets} targets`, figure: `p50 ${sh.p50} ms, p99 ${sh.p99} ms over HTTP, ${Math.round(inProcess.bytes / 1024)} KiB, ${perTarget} series per target`, goal: '≤ 100 ms, ≤ 150 series/target', met: sh.p99 <= 100 && perTarget <= 150 },
     );
-    return median(rss);
+    results.memoryAtTargets = { targets: P.targets, rssMB: round(median(memory.rss) / 2 ** 20), heapUsedMB: memory.heapUsedMB, heapTotalMB: memory.heapTotalMB };
+    return median(memory.rss);
   } finally {
     await worker.ask({ op: 'stop' }).catch(() => undefined);
     await Promise.all([worker.stop(), floor.stop(), stopChild(sim.child)]);
@@ -278,16 +288,19 @@ async function benchDaemon(): Promise<number | undefined> {
 
 /** 5. RSS with one target at the default schedule (30 s, three probes). */
 async function benchFootprint(sim: SimProcess, rss1000: number | undefined): Promise<void> {
-  const { worker, address } = await startDaemonWorker(benchConfig({ urls: [sim.wsUrl], count: 1 }));
+  const { worker, address } = await startDaemonWorker(benchConfig({ urls: [sim.wsUrl], count: 1 }), profileArgs());
   try {
     await sleep(P.footprintWaitMs);
     await scrape(address);
-    const rss = await memorySamples(worker, SMOKE ? 2 : 5);
+    const memory = await memorySamples(worker, SMOKE ? 2 : 5);
+    const rss = memory.rss;
     const rss1 = median(rss);
     const perTargetKB = rss1000 === undefined ? undefined : (rss1000 - rss1) / (P.targets - 1) / 1024;
     results.footprint = {
       rss1MB: round(rss1 / 2 ** 20),
       rss1Samples: rss.map((b) => round(b / 2 ** 20)),
+      heapUsed1MB: memory.heapUsedMB,
+      heapTotal1MB: memory.heapTotalMB,
       ...(rss1000 !== undefined ? { [`rss${P.targets}MB`]: round(rss1000 / 2 ** 20), addedPerTargetKB: round(perTargetKB!) } : {}),
     };
     goals.push({ item: '5a. RSS, one target, default schedule', figure: `${round(rss1 / 2 ** 20)} MB`, goal: '≤ 80 MB', met: rss1 <= 80 * 2 ** 20 });
@@ -423,6 +436,7 @@ async function main(): Promise<void> {
     startedAt,
     durationS: Math.round((performance.now() - t0) / 1000),
     machine: { ...m, loadavgAtEnd: loadavg().map((l) => Math.round(l * 100) / 100) },
+    camprobeNodeFlags: process.env.BENCH_NODE_FLAGS ?? '',
     goals,
     results,
   };

@@ -54,8 +54,12 @@ export async function runProbe(req: RunRequest, deps: RunnerDeps): Promise<RunRe
   const log = deps.logger.child({ target: target.name, probe: probe.name });
 
   const controller = new AbortController();
-  const timeoutError = new ProbeError('timeout', `no result within the ${probe.timeout_ms} ms timeout`);
-  const deadline = setTimeout(() => controller.abort(timeoutError), probe.timeout_ms);
+  // Made when the deadline passes (an Error's stack capture is not free on every run).
+  let timeoutError: ProbeError | undefined;
+  const deadline = setTimeout(() => {
+    timeoutError = new ProbeError('timeout', `no result within the ${probe.timeout_ms} ms timeout`);
+    controller.abort(timeoutError);
+  }, probe.timeout_ms);
   const onStop = () => controller.abort(new ProbeError('internal', 'stopped'));
   if (req.stopSignal?.aborted) onStop();
   req.stopSignal?.addEventListener('abort', onStop, { once: true });
@@ -149,14 +153,14 @@ export async function runProbe(req: RunRequest, deps: RunnerDeps): Promise<RunRe
 function classify(
   err: unknown,
   signal: AbortSignal,
-  timeoutError: ProbeError,
+  timeoutError: ProbeError | undefined,
   inProgress: Set<StepName>,
   log: Logger,
   redactor: Redactor,
 ): { reason: FailureReason; detail: string; step?: StepName } {
   const current = [...inProgress].pop();
   // Past the deadline the run is a timeout, whatever error the aborted work surfaced.
-  if (signal.aborted && signal.reason === timeoutError) {
+  if (timeoutError !== undefined && signal.aborted && signal.reason === timeoutError) {
     const step = current ?? (err instanceof ProbeError ? err.step : undefined);
     return step ? { reason: 'timeout', detail: timeoutError.message, step } : { reason: 'timeout', detail: timeoutError.message };
   }
