@@ -351,7 +351,18 @@ async function benchPeer(sim: SimProcess): Promise<void> {
   const ticks = clockTicks();
   const bb = await startBlackbox();
   const local = await Worker.start('cost-worker.js', ['fetch', health]);
-  const probe = hasHttpProbe ? await Worker.start('cost-worker.js', ['http-probe', health, process.env.BENCH_HTTP_PROBE_YAML ?? '']) : undefined;
+  // The http probe's options are issue 5's: BENCH_HTTP_PROBE_YAML overrides this guess
+  // (a YAML probe entry, indented 6, where {url} is the health endpoint).
+  const probeYaml = (process.env.BENCH_HTTP_PROBE_YAML ?? '      - type: http\n        url: {url}').replaceAll('{url}', health);
+  let probe: Worker | undefined;
+  let probeSkipped = 'skipped: no http probe type';
+  if (hasHttpProbe) {
+    try {
+      probe = await Worker.start('cost-worker.js', ['http-probe', sim.wsUrl, probeYaml], profileArgs());
+    } catch (err) {
+      probeSkipped = `skipped: the http probe did not start (${String(err).split('\n')[0]}); set BENCH_HTTP_PROBE_YAML`;
+    }
+  }
   try {
     const probeUrl = `${bb.url}/probe?module=http_2xx&target=${encodeURIComponent(health)}`;
     const blackbox = async (runs: number) => {
@@ -368,13 +379,13 @@ async function benchPeer(sim: SimProcess): Promise<void> {
     results.peer = {
       endpoint: '/health/ready of the simulator',
       unit: `µs CPU per check; blackbox_exporter from /proc/<pid>/stat (${ticks} ticks/s, so batches of ${P.peerRuns}), including answering /probe`,
-      httpProbe: vsProbe ? { camprobe: vsProbe.a, blackbox: vsProbe.b, ratio: vsProbe.ratio, failures: vsProbe.failures } : 'skipped: no http probe type',
+      httpProbe: vsProbe ? { camprobe: vsProbe.a, blackbox: vsProbe.b, ratio: vsProbe.ratio, failures: vsProbe.failures } : probeSkipped,
       localFetchCheck: { note: 'NOT camprobe\'s http probe: a bare fetch() GET, the likely code path', node: vsLocal.a, blackbox: vsLocal.b, ratio: vsLocal.ratio, failures: vsLocal.failures },
     };
     goals.push(
       vsProbe
         ? { item: '6. Peer: blackbox_exporter http_2xx', figure: `camprobe ${vsProbe.a.p50} µs vs blackbox ${vsProbe.b.p50} µs per check (${vsProbe.ratio.p50}×)`, goal: 'side by side', met: null }
-        : { item: '6. Peer: blackbox_exporter http_2xx', figure: `skipped: no http probe type (local fetch check ${vsLocal.a.p50} µs vs blackbox ${vsLocal.b.p50} µs, ${vsLocal.ratio.p50}×)`, goal: 'side by side', met: null },
+        : { item: '6. Peer: blackbox_exporter http_2xx', figure: `${probeSkipped} (local fetch check ${vsLocal.a.p50} µs vs blackbox ${vsLocal.b.p50} µs, ${vsLocal.ratio.p50}×)`, goal: 'side by side', met: null },
     );
   } finally {
     await Promise.all([bb.stop(), local.stop(), probe?.stop()]);
