@@ -52,6 +52,12 @@ serve(async (msg: { op: string; times?: number }) => {
     }
     case 'memory':
       return process.memoryUsage();
+    case 'live-heap': {
+      // Heap still used after a full GC: what the daemon really keeps (the worker runs
+      // with --expose-gc; asked for only after the RSS samples were taken).
+      (globalThis as { gc?: () => void }).gc?.();
+      return { heapUsed: process.memoryUsage().heapUsed };
+    }
     case 'render': {
       // In-process render time, without HTTP.
       const ms: number[] = [];
