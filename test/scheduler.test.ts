@@ -104,6 +104,32 @@ describe('Scheduler', () => {
     assert.equal(scheduler.inFlight(), 0, 'stop aborted the hanging run');
   });
 
+  it('runs a cron schedule job on its cron ticks plus the phase offset', async () => {
+    const events = new EventEmitter();
+    const runs: number[] = [];
+    const job: Job = {
+      target: 't',
+      probe: 'cron',
+      intervalMs: 1000,
+      schedule: '* * * * * *',
+      run: async (_signal, scheduledAtMs) => {
+        runs.push(scheduledAtMs);
+        events.emit('run');
+      },
+    };
+    const scheduler = new Scheduler({ logger: silent, startSpreadMs: 1, onSkip: () => undefined });
+    scheduler.add(job);
+    try {
+      await once(events, 'run'); // start-up
+      await once(events, 'run'); // the first cron tick
+      const plan = planJob(job, 1);
+      assert.equal(plan.slotMs, undefined, 'a cron job has no interval grid');
+      assert.equal((runs[1]! - plan.offsetMs) % 1000, 0);
+    } finally {
+      await scheduler.stop();
+    }
+  });
+
   it('counts the ticks missed while the process was stalled, then keeps to the grid', async () => {
     const events = new EventEmitter();
     const runs: number[] = [];
