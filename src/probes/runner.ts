@@ -51,16 +51,29 @@ export async function runProbe(req: RunRequest, deps: RunnerDeps): Promise<RunRe
   const inProgress = new Set<StepName>();
   const connections = new Set<RpcConnection>();
   const values: Record<string, number> = {};
-  const log = deps.logger.child({ target: target.name, probe: probe.name });
+  // Made on first use: at the default level a successful run logs nothing.
+  let childLog: Logger | undefined;
+  const log = (): Logger => (childLog ??= deps.logger.child({ target: target.name, probe: probe.name }));
 
+  // The run races `aborted`, rejected by whatever aborts it (cheaper than a listener on
+  // the signal; this path is paid by every run).
   const controller = new AbortController();
+  let rejectAborted: (err: ProbeError) => void = () => undefined;
+  const aborted = new Promise<never>((_resolve, reject) => {
+    rejectAborted = reject;
+  });
+  aborted.catch(() => undefined);
+  const abort = (err: ProbeError) => {
+    controller.abort(err);
+    rejectAborted(err);
+  };
   // Made when the deadline passes (an Error's stack capture is not free on every run).
   let timeoutError: ProbeError | undefined;
   const deadline = setTimeout(() => {
     timeoutError = new ProbeError('timeout', `no result within the ${probe.timeout_ms} ms timeout`);
-    controller.abort(timeoutError);
+    abort(timeoutError);
   }, probe.timeout_ms);
-  const onStop = () => controller.abort(new ProbeError('internal', 'stopped'));
+  const onStop = () => abort(new ProbeError('internal', 'stopped'));
   if (req.stopSignal?.aborted) onStop();
   req.stopSignal?.addEventListener('abort', onStop, { once: true });
 
@@ -72,7 +85,9 @@ export async function runProbe(req: RunRequest, deps: RunnerDeps): Promise<RunRe
     options: probe.options,
     signal: controller.signal,
     credentials: deps.credentials,
-    log,
+    get log() {
+      return log();
+    },
     connect: async () => {
       const tlsOptions = loadTls(target);
       const conn = await connectRpc({
@@ -116,7 +131,7 @@ export async function runProbe(req: RunRequest, deps: RunnerDeps): Promise<RunRe
 
   let failure: { reason: FailureReason; detail: string; step?: StepName } | undefined;
   try {
-    await Promise.race([definition.run(ctx), rejectOnAbort(controller.signal)]);
+    await Promise.race([definition.run(ctx), aborted]);
   } catch (err) {
     failure = classify(err, controller.signal, timeoutError, inProgress, log, deps.redactor);
   }
@@ -143,9 +158,9 @@ export async function runProbe(req: RunRequest, deps: RunnerDeps): Promise<RunRe
   if (failure) {
     if (failure.step) run.step = failure.step;
     run.detail = truncate(deps.redactor.redact(failure.detail));
-    log.warn({ step: run.step, reason: run.reason, detail: run.detail, duration_ms: run.durationMs }, 'probe run failed');
-  } else {
-    log.debug({ duration_ms: run.durationMs }, 'probe run succeeded');
+    log().warn({ step: run.step, reason: run.reason, detail: run.detail, duration_ms: run.durationMs }, 'probe run failed');
+  } else if (deps.logger.isLevelEnabled('debug')) {
+    log().debug({ duration_ms: run.durationMs }, 'probe run succeeded');
   }
   return run;
 }
@@ -155,7 +170,7 @@ function classify(
   signal: AbortSignal,
   timeoutError: ProbeError | undefined,
   inProgress: Set<StepName>,
-  log: Logger,
+  log: () => Logger,
   redactor: Redactor,
 ): { reason: FailureReason; detail: string; step?: StepName } {
   const current = [...inProgress].pop();
@@ -172,16 +187,8 @@ function classify(
   const message = err instanceof Error ? `${err.name}: ${err.message}` : `non-error thrown: ${String(err)}`;
   // The stack helps find the bug; it is redacted like any detail (a script may throw a token).
   const stack = err instanceof Error && err.stack ? err.stack : message;
-  log.error({ stack: truncate(redactor.redact(stack)) }, 'probe threw an unexpected error');
+  log().error({ stack: truncate(redactor.redact(stack)) }, 'probe threw an unexpected error');
   return current ? { reason: 'internal', detail: message, step: current } : { reason: 'internal', detail: message };
-}
-
-function rejectOnAbort(signal: AbortSignal): Promise<never> {
-  return new Promise<never>((_resolve, reject) => {
-    const fire = () => reject(signal.reason instanceof ProbeError ? signal.reason : new ProbeError('timeout', 'aborted'));
-    if (signal.aborted) fire();
-    else signal.addEventListener('abort', fire, { once: true });
-  });
 }
 
 function loadTls(target: TargetConfig): TlsOptions | undefined {
