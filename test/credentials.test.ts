@@ -25,6 +25,24 @@ describe('credentials', () => {
     assert.equal(admin.role, 'admin');
   });
 
+  it('reuses the valid token for half its lifetime, and mints anew after that or when the secret changes', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: 1_700_000_000_000 });
+    const vars = { ...env };
+    const p = createCredentialProvider(jwtCred, new Redactor(), vars);
+    const first = await p.valid();
+    t.mock.timers.tick(29_000);
+    assert.equal(await p.valid(), first, 'reused with 31 s of 60 s left');
+    t.mock.timers.tick(1_000);
+    const second = await p.valid();
+    assert.notEqual(second, first, 'renewed at half its lifetime');
+    assert.equal(decodeJwt(second).iat, 1_700_000_030);
+
+    vars.SECRET_VAR = 'rotated-signing-secret-9876543210';
+    const third = await p.valid();
+    await jwtVerify(third, new TextEncoder().encode(vars.SECRET_VAR), { algorithms: ['HS256'] });
+    assert.notEqual(third, second);
+  });
+
   it('produces each bad credential the rejection probe needs', async () => {
     const p = createCredentialProvider(jwtCred, new Redactor(), env);
     const forged = await p.bad('forged', 'admin');

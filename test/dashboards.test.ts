@@ -41,7 +41,7 @@ describe('Grafana dashboards as code', () => {
     for (const wanted of [
       'Success ratio per probe',
       'Status call latency vs the 50 ms objective',
-      'p99 latency per step',
+      'Slowest duration per step',
       'Failure reasons',
       'Security violations',
       'Cameras connected',

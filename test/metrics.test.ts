@@ -59,7 +59,7 @@ describe('ProbeMetrics', () => {
     const m = metrics();
     m.addProbe({ target: 't1', probe: 'p1', type: 'connect' });
     const samples = await scrape(m);
-    const runBuckets = ['0.005', '0.01', '0.025', '0.05', '0.075', '0.1', '0.25', '0.5', '1', '2.5', '5', '10', '+Inf'];
+    const runBuckets = ['0.01', '0.025', '0.05', '0.1', '0.25', '1', '2.5', '10', '+Inf'];
     const expected = [
       'camprobe_probe_success{}',
       'camprobe_probe_skipped_total{}',
@@ -72,12 +72,13 @@ describe('ProbeMetrics', () => {
       ...REASONS.map((r) => `camprobe_probe_runs_total{result=${r === 'ok' ? 'success' : 'failure'},reason=${r}}`),
     ].sort();
     assert.deepEqual(seriesOf(samples, 't1', 'p1'), expected);
-    assert.equal(expected.length, 36);
+    assert.equal(expected.length, 32);
     for (const s of samples.filter((x) => x.labels['target'] === 't1' && x.name !== 'camprobe_probe_info')) assert.equal(s.value, 0, `${s.name}`);
     assert.equal(value(samples, 'camprobe_probe_info', { ...pair, type: 'connect' }), 1);
     assert.equal(select(samples, 'camprobe_probe_last_run_timestamp_seconds').length, 0);
     assert.equal(select(samples, 'camprobe_probe_last_success_timestamp_seconds').length, 0);
     assert.equal(select(samples, 'camprobe_probe_step_duration_seconds_count').length, 0);
+    assert.equal(select(samples, 'camprobe_probe_step_last_duration_seconds').length, 0);
 
     m.addProbe({ target: 't1', probe: 'p1', type: 'connect' });
     assert.deepEqual(seriesOf(await scrape(m), 't1', 'p1'), expected, 'idempotent');
@@ -103,20 +104,37 @@ describe('ProbeMetrics', () => {
     assert.equal(value(s, 'camprobe_probe_duration_seconds_sum', pair), 0.04);
     assert.equal(value(s, 'camprobe_probe_last_run_timestamp_seconds', pair), (T0 + 40) / 1000);
     assert.equal(value(s, 'camprobe_probe_last_success_timestamp_seconds', pair), (T0 + 40) / 1000);
-    const connect = { ...pair, step: 'connect' };
-    assert.equal(value(s, 'camprobe_probe_step_duration_seconds_bucket', { ...connect, le: '0.001' }), 0);
-    assert.equal(value(s, 'camprobe_probe_step_duration_seconds_bucket', { ...connect, le: '0.005' }), 1);
+    // Only `call` has a histogram; every step has its last duration.
+    assert.equal(select(s, 'camprobe_probe_step_duration_seconds_count', { step: 'connect' }).length, 0);
+    assert.equal(value(s, 'camprobe_probe_step_last_duration_seconds', { ...pair, step: 'connect' }), 0.003);
+    assert.equal(value(s, 'camprobe_probe_step_last_duration_seconds', { ...pair, step: 'call' }), 0.03);
     assert.equal(value(s, 'camprobe_probe_step_duration_seconds_bucket', { ...pair, step: 'call', le: '0.025' }), 0);
     assert.equal(value(s, 'camprobe_probe_step_duration_seconds_bucket', { ...pair, step: 'call', le: '0.05' }), 1);
     assert.equal(select(s, 'camprobe_probe_step_duration_seconds_count', { step: 'tls' }).length, 0);
+    assert.equal(select(s, 'camprobe_probe_step_last_duration_seconds', { step: 'tls' }).length, 0);
 
-    m.recordRun(fail({ startedAtMs: T0 + 1000, durationMs: 60, reason: 'timeout', step: 'call' }));
+    m.recordRun(
+      fail({
+        startedAtMs: T0 + 1000,
+        durationMs: 60,
+        reason: 'timeout',
+        step: 'call',
+        // A step run twice: its last duration is the slower one.
+        steps: [
+          { step: 'connect', startMs: 0, durationMs: 7, ok: true },
+          { step: 'connect', startMs: 7, durationMs: 2, ok: true },
+        ],
+      }),
+    );
     s = await scrape(m);
     assert.equal(value(s, 'camprobe_probe_success', pair), 0);
     assert.equal(value(s, 'camprobe_probe_runs_total', { ...pair, result: 'failure', reason: 'timeout' }), 1);
     assert.equal(value(s, 'camprobe_probe_runs_total', { ...pair, result: 'success', reason: 'ok' }), 1);
     assert.equal(value(s, 'camprobe_probe_duration_seconds_bucket', { ...pair, le: '0.05' }), 1, '60 ms is above 0.05');
-    assert.equal(value(s, 'camprobe_probe_duration_seconds_bucket', { ...pair, le: '0.075' }), 2);
+    assert.equal(value(s, 'camprobe_probe_duration_seconds_bucket', { ...pair, le: '0.1' }), 2);
+    assert.equal(value(s, 'camprobe_probe_step_last_duration_seconds', { ...pair, step: 'connect' }), 0.007);
+    assert.equal(value(s, 'camprobe_probe_step_last_duration_seconds', { ...pair, step: 'call' }), 0.03, 'kept from the run that had it');
+    assert.equal(value(s, 'camprobe_probe_step_duration_seconds_count', { ...pair, step: 'call' }), 1);
     assert.equal(value(s, 'camprobe_probe_duration_seconds_count', pair), 2);
     assert.equal(value(s, 'camprobe_probe_last_run_timestamp_seconds', pair), (T0 + 1060) / 1000);
     assert.equal(value(s, 'camprobe_probe_last_success_timestamp_seconds', pair), (T0 + 40) / 1000, 'unchanged by a failure');
@@ -160,7 +178,7 @@ describe('ProbeMetrics', () => {
     m.recordSkip('t1', 'p1');
     const s = await scrape(m);
     assert.deepEqual(seriesOf(s, 't1', 'p1'), []);
-    assert.equal(seriesOf(s, 't2', 'p1').length, 37, 't2 keeps its 35 start-up series plus the 2 timestamps');
+    assert.equal(seriesOf(s, 't2', 'p1').length, 33, 't2 keeps its 31 start-up series (no type, no info) plus the 2 timestamps');
     m.removeProbe('t1', 'p1'); // idempotent
   });
 

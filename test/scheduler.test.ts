@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { once, EventEmitter } from 'node:events';
 import pino from 'pino';
-import { planJob, Scheduler, type Job } from '../src/scheduler/scheduler.js';
+import { nextSlot, planJob, Scheduler, type Job } from '../src/scheduler/scheduler.js';
 import { validate } from 'node-cron';
 
 const silent = pino({ level: 'silent' });
@@ -28,6 +28,12 @@ describe('planJob', () => {
       starts.add(`${p.cron.split(' ')[0]}+${Math.floor(p.offsetMs / 100)}`);
     }
     assert.ok(starts.size > 100, `200 jobs land on ${starts.size} distinct 100 ms slots`);
+  });
+
+  it('nextSlot is the first grid instant strictly after now', () => {
+    assert.equal(nextSlot(10_000, 1000, 250), 10_250);
+    assert.equal(nextSlot(10_250, 1000, 250), 11_250);
+    assert.equal(nextSlot(10_249, 15_000, 14_999), 14_999);
   });
 
   it('keeps an explicit cron schedule as given', () => {
@@ -58,6 +64,7 @@ describe('Scheduler', () => {
     await once(events, 'run');
     const plan = planJob(job, 1);
     assert.equal((runs[1]! - plan.offsetMs) % 1000, 0, 'second run scheduled on a cron tick plus the phase offset');
+    assert.equal((runs[1]! - plan.slotMs!) % 1000, 0, 'on the k * interval + slot grid');
     await scheduler.stop();
     assert.equal(scheduler.inFlight(), 0);
   });
@@ -95,6 +102,64 @@ describe('Scheduler', () => {
     assert.ok(skips >= 1);
     await scheduler.stop();
     assert.equal(scheduler.inFlight(), 0, 'stop aborted the hanging run');
+  });
+
+  it('runs a cron schedule job on its cron ticks plus the phase offset', async () => {
+    const events = new EventEmitter();
+    const runs: number[] = [];
+    const job: Job = {
+      target: 't',
+      probe: 'cron',
+      intervalMs: 1000,
+      schedule: '* * * * * *',
+      run: async (_signal, scheduledAtMs) => {
+        runs.push(scheduledAtMs);
+        events.emit('run');
+      },
+    };
+    const scheduler = new Scheduler({ logger: silent, startSpreadMs: 1, onSkip: () => undefined });
+    scheduler.add(job);
+    try {
+      await once(events, 'run'); // start-up
+      await once(events, 'run'); // the first cron tick
+      const plan = planJob(job, 1);
+      assert.equal(plan.slotMs, undefined, 'a cron job has no interval grid');
+      assert.equal((runs[1]! - plan.offsetMs) % 1000, 0);
+    } finally {
+      await scheduler.stop();
+    }
+  });
+
+  it('counts the ticks missed while the process was stalled, then keeps to the grid', async () => {
+    const events = new EventEmitter();
+    const runs: number[] = [];
+    const job: Job = {
+      target: 't',
+      probe: 'stall',
+      intervalMs: 1000,
+      run: async (_signal, scheduledAtMs) => {
+        runs.push(scheduledAtMs);
+        events.emit('run');
+      },
+    };
+    let skips = 0;
+    const scheduler = new Scheduler({ logger: silent, startSpreadMs: 1, onSkip: () => skips++ });
+    scheduler.add(job);
+    try {
+      await once(events, 'run'); // the start-up run
+      await once(events, 'run'); // the first scheduled run: the grid is armed
+      // A stalled event loop (a synchronous 2.5 s): the next tick passes unseen, the one
+      // after it is due by the time the loop runs again.
+      const until = Date.now() + 2500;
+      while (Date.now() < until);
+      await once(events, 'run');
+      assert.ok(skips >= 1 && skips <= 2, `${skips} skipped`);
+      const plan = planJob(job, 1);
+      assert.equal((runs[2]! - plan.slotMs!) % 1000, 0, 'the late run keeps its grid instant');
+      assert.equal(runs[2]! - runs[1]!, (skips + 1) * 1000, 'one run for the instant it woke up in, none for the missed ones');
+    } finally {
+      await scheduler.stop();
+    }
   });
 
   it('remove() stops one job and aborts its run; stop() leaves no timer behind', async () => {

@@ -67,10 +67,23 @@ export function createCredentialProvider(
   const ttl = Math.max(1, Math.floor(cfg.ttl_ms / 1000));
 
   const mint = (role: Role) => sign(role, now(), now() + ttl, key());
+  // The valid token is reused while more than half of its lifetime is left, like any
+  // client does: minting (jose signs through WebCrypto) was about an eighth of the
+  // daemon's CPU at 1,000 targets (docs/performance.md). A changed secret (a rotated
+  // secret file) mints a new one at once.
+  let cached: { token: string; secret: string; renewAtMs: number } | undefined;
+  const valid = async (): Promise<string> => {
+    const secret = secretOf();
+    if (cached && cached.secret === secret && Date.now() < cached.renewAtMs) return cached.token;
+    const iat = now();
+    const token = await sign(cfg.role, iat, iat + ttl, new TextEncoder().encode(secret));
+    cached = { token, secret, renewAtMs: (iat + ttl / 2) * 1000 };
+    return token;
+  };
   return {
     role: cfg.role,
     canMint: true,
-    valid: () => mint(cfg.role),
+    valid,
     mint,
     bad: async (kind, role) => {
       if (kind === 'expired') {

@@ -6,7 +6,8 @@
  * - From `addProbe` on, at 0: `camprobe_probe_success`, `camprobe_probe_duration_seconds`,
  *   every valid `(result, reason)` of `camprobe_probe_runs_total`,
  *   `camprobe_probe_skipped_total`, `camprobe_probe_degraded` and
- *   `camprobe_probe_degraded_runs_total` (and `camprobe_probe_info`, at 1, when the type is given). A counter that appears only with its first
+ *   `camprobe_probe_degraded_runs_total` (and `camprobe_probe_info`, at 1, when the type
+ *   is given). A counter that appears only with its first
  *   increment hides that increment from `rate()`/`increase()`, and a probe whose series
  *   are all missing cannot be told from a probe that was never configured.
  * - `camprobe_probe_success` is therefore 0 before the first run. That is not a failure:
@@ -17,14 +18,20 @@
  *   `camprobe_probe_last_success_timestamp_seconds`. A 0 there would read as 1970 and
  *   fire every `time() - x > threshold` staleness alert at start-up; absent instead
  *   means "not yet", which `absent()` or the success gauge can cover.
- * - Step histograms and `camprobe_<value>{target}` gauges appear when a run reports
- *   them: only steps a probe really runs get series, and a value that was never
- *   measured must not read as 0 (0 cameras connected is an alarm, not a default).
+ * - Step series (`camprobe_probe_step_duration_seconds` for the steps in
+ *   HISTOGRAM_STEPS, `camprobe_probe_step_last_duration_seconds` for every step) and
+ *   `camprobe_<value>{target}` gauges appear when a run reports them: only steps a
+ *   probe really runs get series, and a value that was never measured must not read as
+ *   0 (0 cameras connected is an alarm, not a default).
+ * - Series budget: at most about 53 per probe (31 at start-up, 2 timestamps, 10 for the
+ *   `call` histogram, one per step), so a target with the three default probes stays
+ *   under 150 (issue 6; the series count is measured by `npm run bench`).
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { performance } from 'node:perf_hooks';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Metric, OpenMetricsContentType } from 'prom-client';
-import { REASONS, STEPS } from '../probes/types.js';
-import type { RunRecord } from '../probes/types.js';
+import { REASONS } from '../probes/types.js';
+import type { RunRecord, StepName } from '../probes/types.js';
 
 export interface MetricsOptions {
   version: string;
@@ -44,10 +51,19 @@ export interface ProbeSeries {
   type?: string;
 }
 
-/** Buckets around the documented 50 ms / 100 ms latency targets. */
-const RUN_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-/** Fewer buckets than runs: there are up to |STEPS| step series per probe. */
-const STEP_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5];
+/**
+ * Run durations, around the documented 50 ms / 100 ms targets and up to the timeouts.
+ * Every bucket is a series per probe: 8 buckets are 11 series with `_sum` and `_count`.
+ */
+const RUN_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 1, 2.5, 10];
+/** The `call` step, around the 50 ms latency objective (the SLO rules read le="0.05"). */
+const STEP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+/**
+ * Steps that get a duration histogram: `call`, the status call the latency SLO is about.
+ * Every other step only exports the duration of its last run (one series each), which is
+ * enough to see which step is slow and keeps a target at about 130 series.
+ */
+export const HISTOGRAM_STEPS: ReadonlySet<StepName> = new Set<StepName>(['call']);
 const MAX_LABEL_LENGTH = 64;
 const LINTED_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 const VALUE_NAME = /^[a-z][a-z0-9_]*$/;
@@ -58,8 +74,6 @@ const RESERVED_VALUE_PREFIXES = ['probe_', 'build_'];
 const RESULT_REASONS: ReadonlyArray<{ result: 'success' | 'failure'; reason: string }> = REASONS.map(
   (reason) => ({ result: reason === 'ok' ? 'success' : 'failure', reason }),
 );
-
-type PairLabels = { target: string; probe: string };
 
 /**
  * prom-client's OpenMetrics registry strips `_total` from a counter's `name` in place
@@ -131,30 +145,73 @@ interface ValueGauge {
   declaredBy: Map<string, Set<string>>;
 }
 
-/** All camprobe metrics, registered in a Prometheus and an OpenMetrics registry. */
+/** A histogram of one series set: per-bucket (not cumulative) counts, sum and count. */
+class Buckets {
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
+
+  constructor(readonly bounds: readonly number[]) {
+    this.counts = new Float64Array(bounds.length);
+  }
+
+  observe(v: number): void {
+    this.sum += v;
+    this.count++;
+    const i = this.bounds.findIndex((b) => v <= b);
+    if (i >= 0) this.counts[i]! += 1;
+  }
+}
+
+/** Everything exported for one (target, probe), with its label text escaped once. */
+interface ProbeState {
+  /** `target="…",probe="…"` plus `,location="…"` when set. */
+  labels: string;
+  /** Value names the probe declared. */
+  values: readonly string[];
+  /** `type="…"` for camprobe_probe_info, when the type was given. */
+  typeLabel: string | undefined;
+  success: number;
+  /** 1 when the last run succeeded but missed its degraded_after objective. */
+  degraded: number;
+  degradedRuns: number;
+  /** Indexed like RESULT_REASONS. */
+  runs: Float64Array;
+  skipped: number;
+  lastRun: number | undefined;
+  lastSuccess: number | undefined;
+  duration: Buckets;
+  stepHistograms: Map<StepName, Buckets>;
+  /** Step → its duration in the last run that had it (the slowest occurrence there). */
+  stepLast: Map<StepName, number>;
+}
+
+/** Longest stretch of rendering between two turns of the event loop, in ms. */
+const RENDER_SLICE_MS = 5;
+
+const REASON_INDEX = new Map(RESULT_REASONS.map((rr, i) => [rr.reason, i]));
+
+/**
+ * All camprobe metrics. The per-probe families (thousands of series with a thousand
+ * targets) are kept in plain arrays and rendered here: prom-client allocates objects for
+ * every series on every scrape, which took 0.7 s and most of it in GC at 1,000 targets
+ * (docs/performance.md). prom-client still renders the rest: build info, value gauges and
+ * the default process metrics, in a Prometheus and an OpenMetrics registry.
+ */
 export class ProbeMetrics {
-  /** Renders the Prometheus text format (0.0.4). */
+  /** Renders the Prometheus text format (0.0.4) of the families prom-client owns. */
   readonly registry: Registry;
-  /** Same metrics, rendered as OpenMetrics 1.0. */
+  /** Same families, rendered as OpenMetrics 1.0. */
   readonly openMetricsRegistry: Registry<OpenMetricsContentType>;
 
-  private readonly success: Gauge<'target' | 'probe'>;
-  private readonly duration: Histogram<'target' | 'probe'>;
-  private readonly stepDuration: Histogram<'target' | 'probe' | 'step'>;
-  private readonly runs: Counter<'target' | 'probe' | 'result' | 'reason'>;
-  private readonly skipped: Counter<'target' | 'probe'>;
-  private readonly lastRun: Gauge<'target' | 'probe'>;
-  private readonly lastSuccess: Gauge<'target' | 'probe'>;
+  private readonly valueGauges = new Map<string, ValueGauge>();
+  /** `target\0probe` → its series, in the order probes were added. */
+  private readonly probes = new Map<string, ProbeState>();
+  private readonly locationLabel: string;
   private readonly reloadOk: Gauge;
   private readonly reloadAt: Gauge;
   private readonly shardInfo: Gauge<'index' | 'total'>;
   private readonly shardTargets: Gauge;
-  private readonly degraded: Gauge<'target' | 'probe'>;
-  private readonly degradedRuns: Counter<'target' | 'probe'>;
-  private readonly info: Gauge<'target' | 'probe' | 'type'>;
-  private readonly valueGauges = new Map<string, ValueGauge>();
-  /** `target\0probe` → value names the probe declared, and its type. */
-  private readonly probes = new Map<string, { values: readonly string[]; type: string | undefined }>();
 
   constructor(opts: MetricsOptions) {
     this.registry = new Registry();
@@ -173,56 +230,19 @@ export class ProbeMetrics {
         this.openMetricsRegistry.registerMetric(m as unknown as Metric);
       }
     }
+    this.locationLabel = '';
     if (opts.location !== undefined) {
       checkLabel('location', opts.location);
       for (const r of registers) r.setDefaultLabels({ location: opts.location });
+      this.locationLabel = `,location="${escapeLabel(opts.location)}"`;
     }
 
-    const pair = ['target', 'probe'] as const;
-    this.success = new Gauge({
-      name: 'camprobe_probe_success',
-      help: 'Whether the last finished run succeeded (1) or failed (0); 0 before the first run.',
-      labelNames: pair,
+    new Gauge({
+      name: 'camprobe_build_info',
+      help: 'Build information; always 1.',
+      labelNames: ['version', 'commit', 'nodejs'],
       registers,
-    });
-    this.duration = new Histogram({
-      name: 'camprobe_probe_duration_seconds',
-      help: 'Duration of probe runs, successful or not, in seconds.',
-      labelNames: pair,
-      buckets: RUN_BUCKETS,
-      registers,
-    });
-    this.stepDuration = new Histogram({
-      name: 'camprobe_probe_step_duration_seconds',
-      help: 'Duration of each step of probe runs, in seconds.',
-      labelNames: [...pair, 'step'],
-      buckets: STEP_BUCKETS,
-      registers,
-    });
-    this.runs = new Counter({
-      name: 'camprobe_probe_runs_total',
-      help: 'Finished probe runs by result and reason.',
-      labelNames: [...pair, 'result', 'reason'],
-      registers,
-    });
-    this.skipped = new Counter({
-      name: 'camprobe_probe_skipped_total',
-      help: 'Runs skipped because the previous run of the probe was still going.',
-      labelNames: pair,
-      registers,
-    });
-    this.lastRun = new Gauge({
-      name: 'camprobe_probe_last_run_timestamp_seconds',
-      help: 'When the last run ended, seconds since the epoch; absent before the first run.',
-      labelNames: pair,
-      registers,
-    });
-    this.lastSuccess = new Gauge({
-      name: 'camprobe_probe_last_success_timestamp_seconds',
-      help: 'When the last successful run ended, seconds since the epoch; absent before the first success.',
-      labelNames: pair,
-      registers,
-    });
+    }).set({ version: opts.version, commit: opts.commit, nodejs: process.version }, 1);
     this.reloadOk = new Gauge({
       name: 'camprobe_config_last_reload_successful',
       help: 'Whether the last configuration (re)load succeeded (1) or was refused (0).',
@@ -233,30 +253,6 @@ export class ProbeMetrics {
       help: 'When the configuration was last loaded successfully, seconds since the epoch.',
       registers,
     });
-    this.degraded = new Gauge({
-      name: 'camprobe_probe_degraded',
-      help: 'Whether the last finished run succeeded but missed its degraded_after latency objective (1); 0 otherwise.',
-      labelNames: pair,
-      registers,
-    });
-    this.degradedRuns = new Counter({
-      name: 'camprobe_probe_degraded_runs_total',
-      help: 'Successful runs that missed their degraded_after latency objective (also counted as successes in camprobe_probe_runs_total).',
-      labelNames: pair,
-      registers,
-    });
-    this.info = new Gauge({
-      name: 'camprobe_probe_info',
-      help: 'The type of each configured probe; always 1.',
-      labelNames: [...pair, 'type'],
-      registers,
-    });
-    new Gauge({
-      name: 'camprobe_build_info',
-      help: 'Build information; always 1.',
-      labelNames: ['version', 'commit', 'nodejs'],
-      registers,
-    }).set({ version: opts.version, commit: opts.commit, nodejs: process.version }, 1);
     this.shardInfo = new Gauge({
       name: 'camprobe_shard_info',
       help: 'The part of the targets this replica probes: shard index (0-based) of total; always 1.',
@@ -278,6 +274,12 @@ export class ProbeMetrics {
     this.shardTargets.set(ownedTargets);
   }
 
+  /** Records a configuration load at start or on reload; a refused one keeps the old timestamp. */
+  recordConfigLoad(ok: boolean, atMs: number = Date.now()): void {
+    this.reloadOk.set(ok ? 1 : 0);
+    if (ok) this.reloadAt.set(atMs / 1000);
+  }
+
   /**
    * Creates every series of a (target, probe) that must exist from start-up (see the
    * module comment). Idempotent. Throws on a name longer than 64 characters or an
@@ -292,19 +294,24 @@ export class ProbeMetrics {
         throw new RangeError(`invalid value name "${name}": lowercase snake_case, not starting with probe_ or build_`);
       }
     }
+    if (s.type !== undefined) checkLabel('type', s.type);
     const key = probeKey(s.target, s.probe);
     if (this.probes.has(key)) return;
-    if (s.type !== undefined) checkLabel('type', s.type);
-    this.probes.set(key, { values: names, type: s.type });
-
-    const labels: PairLabels = { target: s.target, probe: s.probe };
-    this.success.set(labels, 0);
-    this.degraded.set(labels, 0);
-    this.degradedRuns.inc(labels, 0);
-    if (s.type !== undefined) this.info.set({ ...labels, type: s.type }, 1);
-    this.duration.zero(labels);
-    this.skipped.inc(labels, 0);
-    for (const rr of RESULT_REASONS) this.runs.inc({ ...labels, ...rr }, 0);
+    this.probes.set(key, {
+      labels: `target="${escapeLabel(s.target)}",probe="${escapeLabel(s.probe)}"${this.locationLabel}`,
+      values: names,
+      typeLabel: s.type === undefined ? undefined : `type="${escapeLabel(s.type)}"`,
+      success: 0,
+      degraded: 0,
+      degradedRuns: 0,
+      runs: new Float64Array(RESULT_REASONS.length),
+      skipped: 0,
+      lastRun: undefined,
+      lastSuccess: undefined,
+      duration: new Buckets(RUN_BUCKETS),
+      stepHistograms: new Map(),
+      stepLast: new Map(),
+    });
 
     for (const name of names) {
       let vg = this.valueGauges.get(name);
@@ -332,18 +339,11 @@ export class ProbeMetrics {
    */
   removeProbe(target: string, probe: string): void {
     const key = probeKey(target, probe);
-    const entry = this.probes.get(key);
-    if (entry === undefined) return;
+    const state = this.probes.get(key);
+    if (state === undefined) return;
     this.probes.delete(key);
-    const names = entry.values;
 
-    const labels: PairLabels = { target, probe };
-    for (const m of [this.success, this.duration, this.skipped, this.lastRun, this.lastSuccess, this.degraded, this.degradedRuns]) m.remove(labels);
-    if (entry.type !== undefined) this.info.remove({ ...labels, type: entry.type });
-    for (const rr of RESULT_REASONS) this.runs.remove({ ...labels, ...rr });
-    for (const step of STEPS) this.stepDuration.remove({ ...labels, step });
-
-    for (const name of names) {
+    for (const name of state.values) {
       const vg = this.valueGauges.get(name);
       const probes = vg?.declaredBy.get(target);
       if (vg === undefined || probes === undefined) continue;
@@ -361,36 +361,42 @@ export class ProbeMetrics {
    * back series of a probe that is gone. Values the probe did not declare are ignored.
    */
   recordRun(run: RunRecord): void {
-    const declared = this.probes.get(probeKey(run.target, run.probe))?.values;
-    if (declared === undefined) return;
+    const state = this.probes.get(probeKey(run.target, run.probe));
+    if (state === undefined) return;
 
-    const labels: PairLabels = { target: run.target, probe: run.probe };
     const endSeconds = (run.startedAtMs + run.durationMs) / 1000;
     const ok = run.result === 'success';
+    state.success = ok ? 1 : 0;
+    state.degraded = ok && run.degraded ? 1 : 0;
+    if (ok && run.degraded) state.degradedRuns++;
+    state.duration.observe(run.durationMs / 1000);
+    const i = REASON_INDEX.get(run.reason);
+    if (i !== undefined) state.runs[i]! += 1;
+    state.lastRun = endSeconds;
+    if (ok) state.lastSuccess = endSeconds;
 
-    this.success.set(labels, ok ? 1 : 0);
-    this.degraded.set(labels, ok && run.degraded ? 1 : 0);
-    if (ok && run.degraded) this.degradedRuns.inc(labels);
-    this.duration.observe(labels, run.durationMs / 1000);
-    this.runs.inc({ ...labels, result: run.result, reason: run.reason });
-    this.lastRun.set(labels, endSeconds);
-    if (ok) this.lastSuccess.set(labels, endSeconds);
-    for (const s of run.steps) this.stepDuration.observe({ ...labels, step: s.step }, s.durationMs / 1000);
+    const seen = new Set<StepName>();
+    for (const s of run.steps) {
+      const seconds = s.durationMs / 1000;
+      if (HISTOGRAM_STEPS.has(s.step)) {
+        let h = state.stepHistograms.get(s.step);
+        if (h === undefined) state.stepHistograms.set(s.step, (h = new Buckets(STEP_BUCKETS)));
+        h.observe(seconds);
+      }
+      const last = state.stepLast.get(s.step);
+      state.stepLast.set(s.step, seen.has(s.step) && last !== undefined ? Math.max(last, seconds) : seconds);
+      seen.add(s.step);
+    }
 
     for (const [name, value] of Object.entries(run.values ?? {})) {
-      if (declared.includes(name)) this.valueGauges.get(name)?.gauge.set({ target: run.target }, value);
+      if (state.values.includes(name)) this.valueGauges.get(name)?.gauge.set({ target: run.target }, value);
     }
-  }
-
-  /** Records a configuration load at start or on reload; a refused one keeps the old timestamp. */
-  recordConfigLoad(ok: boolean, atMs: number = Date.now()): void {
-    this.reloadOk.set(ok ? 1 : 0);
-    if (ok) this.reloadAt.set(atMs / 1000);
   }
 
   /** Counts a run skipped because the previous one was still running. */
   recordSkip(target: string, probe: string): void {
-    if (this.probes.has(probeKey(target, probe))) this.skipped.inc({ target, probe });
+    const state = this.probes.get(probeKey(target, probe));
+    if (state) state.skipped++;
   }
 
   /**
@@ -398,9 +404,109 @@ export class ProbeMetrics {
    * `application/openmetrics-text`, the Prometheus text format otherwise.
    */
   async render(accept?: string): Promise<{ body: string; contentType: string }> {
-    const registry = wantsOpenMetrics(accept) ? this.openMetricsRegistry : this.registry;
-    return { body: await registry.metrics(), contentType: registry.contentType };
+    const openMetrics = wantsOpenMetrics(accept);
+    const registry = openMetrics ? this.openMetricsRegistry : this.registry;
+    const own = await this.renderProbes(openMetrics);
+    return { body: own + (await registry.metrics()), contentType: registry.contentType };
   }
+
+  /**
+   * The per-probe families. Every RENDER_SLICE_MS the event loop gets a turn, so a
+   * scrape of a thousand targets does not hold back the timers of runs that are due. A
+   * series is read in one go (a histogram's buckets agree with its count); series of
+   * different probes may be a run apart, as with any scrape taken while runs finish.
+   */
+  private async renderProbes(openMetrics: boolean): Promise<string> {
+    const all = [...this.probes.values()];
+    const parts: string[] = [];
+    let sliceStart = performance.now();
+    const family = async (name: string, type: string, help: string, lines: (p: ProbeState, out: string[]) => void) => {
+      const head = type === 'counter' && openMetrics ? name.replace(/_total$/, '') : name;
+      const out = [`# HELP ${head} ${help}`, `# TYPE ${head} ${type}`];
+      for (let i = 0; i < all.length; i++) {
+        lines(all[i]!, out);
+        if (i % 16 === 15 && performance.now() - sliceStart > RENDER_SLICE_MS) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          sliceStart = performance.now();
+        }
+      }
+      parts.push(out.join('\n'));
+    };
+    await family('camprobe_probe_success', 'gauge', 'Whether the last finished run succeeded (1) or failed (0); 0 before the first run.', (p, out) => {
+      out.push(`camprobe_probe_success{${p.labels}} ${p.success}`);
+    });
+    await family('camprobe_probe_duration_seconds', 'histogram', 'Duration of probe runs, successful or not, in seconds.', (p, out) => {
+      histogramLines(out, 'camprobe_probe_duration_seconds', p.labels, p.duration);
+    });
+    await family(
+      'camprobe_probe_step_duration_seconds',
+      'histogram',
+      `Duration of the steps ${[...HISTOGRAM_STEPS].join(', ')} of probe runs, in seconds.`,
+      (p, out) => {
+        for (const [step, h] of p.stepHistograms) histogramLines(out, 'camprobe_probe_step_duration_seconds', `${p.labels},step="${step}"`, h);
+      },
+    );
+    await family(
+      'camprobe_probe_step_last_duration_seconds',
+      'gauge',
+      'Duration of each step in the last run that had it (its slowest occurrence there), in seconds.',
+      (p, out) => {
+        for (const [step, v] of p.stepLast) out.push(`camprobe_probe_step_last_duration_seconds{${p.labels},step="${step}"} ${v}`);
+      },
+    );
+    await family('camprobe_probe_runs_total', 'counter', 'Finished probe runs by result and reason.', (p, out) => {
+      RESULT_REASONS.forEach((rr, i) => out.push(`camprobe_probe_runs_total{${p.labels},result="${rr.result}",reason="${rr.reason}"} ${p.runs[i]}`));
+    });
+    await family(
+      'camprobe_probe_degraded',
+      'gauge',
+      'Whether the last finished run succeeded but missed its degraded_after latency objective (1); 0 otherwise.',
+      (p, out) => {
+        out.push(`camprobe_probe_degraded{${p.labels}} ${p.degraded}`);
+      },
+    );
+    await family(
+      'camprobe_probe_degraded_runs_total',
+      'counter',
+      'Successful runs that missed their degraded_after latency objective (also counted as successes in camprobe_probe_runs_total).',
+      (p, out) => {
+        out.push(`camprobe_probe_degraded_runs_total{${p.labels}} ${p.degradedRuns}`);
+      },
+    );
+    await family('camprobe_probe_info', 'gauge', 'The type of each configured probe; always 1.', (p, out) => {
+      if (p.typeLabel !== undefined) out.push(`camprobe_probe_info{${p.labels},${p.typeLabel}} 1`);
+    });
+    await family('camprobe_probe_skipped_total', 'counter', 'Runs skipped because the previous run of the probe was still going.', (p, out) => {
+      out.push(`camprobe_probe_skipped_total{${p.labels}} ${p.skipped}`);
+    });
+    await family('camprobe_probe_last_run_timestamp_seconds', 'gauge', 'When the last run ended, seconds since the epoch; absent before the first run.', (p, out) => {
+      if (p.lastRun !== undefined) out.push(`camprobe_probe_last_run_timestamp_seconds{${p.labels}} ${p.lastRun}`);
+    });
+    await family(
+      'camprobe_probe_last_success_timestamp_seconds',
+      'gauge',
+      'When the last successful run ended, seconds since the epoch; absent before the first success.',
+      (p, out) => {
+        if (p.lastSuccess !== undefined) out.push(`camprobe_probe_last_success_timestamp_seconds{${p.labels}} ${p.lastSuccess}`);
+      },
+    );
+    return `${parts.join('\n')}\n`;
+  }
+}
+
+/** Cumulative buckets, `+Inf`, `_sum` and `_count`, as prom-client writes them. */
+function histogramLines(out: string[], name: string, labels: string, h: Buckets): void {
+  let cumulative = 0;
+  h.bounds.forEach((le, i) => {
+    cumulative += h.counts[i]!;
+    out.push(`${name}_bucket{${labels},le="${le}"} ${cumulative}`);
+  });
+  out.push(`${name}_bucket{${labels},le="+Inf"} ${h.count}`, `${name}_sum{${labels}} ${h.sum}`, `${name}_count{${labels}} ${h.count}`);
+}
+
+/** A label value as the text formats want it. */
+function escapeLabel(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 }
 
 function probeKey(target: string, probe: string): string {

@@ -53,12 +53,29 @@ export async function runProbe(req: RunRequest, deps: RunnerDeps): Promise<RunRe
   const inProgress = new Set<StepName>();
   const connections = new Set<RpcConnection>();
   const values: Record<string, number> = {};
-  const log = deps.logger.child({ target: target.name, probe: probe.name });
+  // Made on first use: at the default level a successful run logs nothing.
+  let childLog: Logger | undefined;
+  const log = (): Logger => (childLog ??= deps.logger.child({ target: target.name, probe: probe.name }));
 
+  // The run races `aborted`, rejected by whatever aborts it (cheaper than a listener on
+  // the signal; this path is paid by every run).
   const controller = new AbortController();
-  const timeoutError = new ProbeError('timeout', `no result within the ${probe.timeout_ms} ms timeout`);
-  const deadline = setTimeout(() => controller.abort(timeoutError), probe.timeout_ms);
-  const onStop = () => controller.abort(new ProbeError('internal', 'stopped'));
+  let rejectAborted: (err: ProbeError) => void = () => undefined;
+  const aborted = new Promise<never>((_resolve, reject) => {
+    rejectAborted = reject;
+  });
+  aborted.catch(() => undefined);
+  const abort = (err: ProbeError) => {
+    controller.abort(err);
+    rejectAborted(err);
+  };
+  // Made when the deadline passes (an Error's stack capture is not free on every run).
+  let timeoutError: ProbeError | undefined;
+  const deadline = setTimeout(() => {
+    timeoutError = new ProbeError('timeout', `no result within the ${probe.timeout_ms} ms timeout`);
+    abort(timeoutError);
+  }, probe.timeout_ms);
+  const onStop = () => abort(new ProbeError('internal', 'stopped'));
   if (req.stopSignal?.aborted) onStop();
   req.stopSignal?.addEventListener('abort', onStop, { once: true });
 
@@ -80,7 +97,9 @@ export async function runProbe(req: RunRequest, deps: RunnerDeps): Promise<RunRe
     options: probe.options,
     signal: controller.signal,
     credentials: deps.credentials,
-    log,
+    get log() {
+      return log();
+    },
     connect: async () => {
       const tlsOptions = loadTls(target);
       const conn = await connectRpc({
@@ -134,7 +153,7 @@ export async function runProbe(req: RunRequest, deps: RunnerDeps): Promise<RunRe
 
   let failure: { reason: FailureReason; detail: string; step?: StepName } | undefined;
   try {
-    await Promise.race([definition.run(ctx), rejectOnAbort(controller.signal)]);
+    await Promise.race([definition.run(ctx), aborted]);
   } catch (err) {
     failure = classify(err, controller.signal, timeoutError, inProgress, log, deps.redactor);
   }
@@ -172,14 +191,14 @@ export async function runProbe(req: RunRequest, deps: RunnerDeps): Promise<RunRe
   if (slow) {
     run.degraded = true;
     run.detail = slow;
-    log.info({ detail: slow, duration_ms: run.durationMs }, 'probe run degraded');
+    log().info({ detail: slow, duration_ms: run.durationMs }, 'probe run degraded');
   }
   if (failure) {
     if (failure.step) run.step = failure.step;
     run.detail = truncate(deps.redactor.redact(failure.detail));
-    log.warn({ step: run.step, reason: run.reason, detail: run.detail, duration_ms: run.durationMs }, 'probe run failed');
-  } else {
-    log.debug({ duration_ms: run.durationMs }, 'probe run succeeded');
+    log().warn({ step: run.step, reason: run.reason, detail: run.detail, duration_ms: run.durationMs }, 'probe run failed');
+  } else if (deps.logger.isLevelEnabled('debug')) {
+    log().debug({ duration_ms: run.durationMs }, 'probe run succeeded');
   }
   return run;
 }
@@ -207,14 +226,14 @@ function formatMs(ms: number): string {
 function classify(
   err: unknown,
   signal: AbortSignal,
-  timeoutError: ProbeError,
+  timeoutError: ProbeError | undefined,
   inProgress: Set<StepName>,
-  log: Logger,
+  log: () => Logger,
   redactor: Redactor,
 ): { reason: FailureReason; detail: string; step?: StepName } {
   const current = [...inProgress].pop();
   // Past the deadline the run is a timeout, whatever error the aborted work surfaced.
-  if (signal.aborted && signal.reason === timeoutError) {
+  if (timeoutError !== undefined && signal.aborted && signal.reason === timeoutError) {
     const step = current ?? (err instanceof ProbeError ? err.step : undefined);
     return step ? { reason: 'timeout', detail: timeoutError.message, step } : { reason: 'timeout', detail: timeoutError.message };
   }
@@ -226,16 +245,8 @@ function classify(
   const message = err instanceof Error ? `${err.name}: ${err.message}` : `non-error thrown: ${String(err)}`;
   // The stack helps find the bug; it is redacted like any detail (a script may throw a token).
   const stack = err instanceof Error && err.stack ? err.stack : message;
-  log.error({ stack: truncate(redactor.redact(stack)) }, 'probe threw an unexpected error');
+  log().error({ stack: truncate(redactor.redact(stack)) }, 'probe threw an unexpected error');
   return current ? { reason: 'internal', detail: message, step: current } : { reason: 'internal', detail: message };
-}
-
-function rejectOnAbort(signal: AbortSignal): Promise<never> {
-  return new Promise<never>((_resolve, reject) => {
-    const fire = () => reject(signal.reason instanceof ProbeError ? signal.reason : new ProbeError('timeout', 'aborted'));
-    if (signal.aborted) fire();
-    else signal.addEventListener('abort', fire, { once: true });
-  });
 }
 
 export function loadTls(target: TargetConfig): TlsOptions | undefined {

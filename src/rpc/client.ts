@@ -243,6 +243,9 @@ function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
+/** Why a connection can no longer be used. */
+type Broken = Pick<ProbeError, 'reason' | 'message'>;
+
 /** One open JSON-RPC connection. Create with {@link connectRpc}. */
 export class RpcConnection {
   readonly stats: ConnectionStats = { notifications: 0, duplicates: 0, serverRequests: 0 };
@@ -254,7 +257,7 @@ export class RpcConnection {
   private readonly completed = new Set<number>();
   private nextId = 1;
   /** Set once the connection can no longer be trusted; every later call fails with it. */
-  private broken: ProbeError | undefined;
+  private broken: Broken | undefined;
   private closing: Promise<void> | undefined;
   private notificationListener: ((n: Notification) => void) | undefined;
 
@@ -273,7 +276,7 @@ export class RpcConnection {
     });
     ws.on('close', (code: number, reason: Buffer) => {
       const text = reason.length > 0 ? `: ${reason.toString('utf8').slice(0, 120)}` : '';
-      this.breakWith(new ProbeError('closed', `connection closed by the service (code ${code}${text})`));
+      this.breakWith({ reason: 'closed', message: `connection closed by the service (code ${code}${text})` });
     });
     this.signal.addEventListener('abort', this.onAbort, { once: true });
   }
@@ -340,7 +343,7 @@ export class RpcConnection {
         ws.terminate();
       }
     }).then(() => {
-      this.breakWith(new ProbeError('closed', 'connection closed by camprobe'));
+      this.breakWith({ reason: 'closed', message: 'connection closed by camprobe' });
       this.ws.removeAllListeners();
       this.ws.on('error', () => undefined);
     });
@@ -357,7 +360,11 @@ export class RpcConnection {
     return new ProbeError(b.reason, b.message);
   }
 
-  private breakWith(err: ProbeError): void {
+  /**
+   * Takes the reason and message only: every run ends here once or twice, and an Error's
+   * stack capture is wasted when no call is waiting (copyBroken makes the real one).
+   */
+  private breakWith(err: Broken): void {
     if (!this.broken) this.broken = err;
     for (const [id, p] of this.pending) {
       this.pending.delete(id);

@@ -1,0 +1,163 @@
+/**
+ * A worker process that runs one kind of check over and over on request and reports the
+ * CPU time it spent (process.cpuUsage: this process only, the server runs elsewhere).
+ *
+ *   node dist/bench/cost-worker.js <mode> <url>
+ *
+ * Modes:
+ * - camprobe: the camera_list probe exactly as the daemon runs it (runProbe, then
+ *   metrics.recordRun and history.add), config parsed by the real loader.
+ * - bare: a minimal `ws` client doing the same sequence: connect, authenticate with a
+ *   JWT, get_camera_list, close. Both reuse a token for half its 5 min lifetime.
+ * - http-probe: the registered `http` probe type through runProbe (absent until it exists).
+ * - fetch: a minimal GET with Node's fetch, the code path an http probe would most likely use.
+ */
+import { performance } from 'node:perf_hooks';
+import { SignJWT } from 'jose';
+import pino from 'pino';
+import WebSocket from 'ws';
+import { createCredentialProvider } from '../src/auth/credentials.js';
+import { parseConfig } from '../src/config/load.js';
+import { RunHistory } from '../src/metrics/history.js';
+import { ProbeMetrics } from '../src/metrics/metrics.js';
+import { BUILTIN_PROBES } from '../src/probes/registry.js';
+import { runProbe } from '../src/probes/runner.js';
+import { Redactor } from '../src/redact.js';
+import { BENCH_SECRET, benchConfig, serve, sleep } from './lib.js';
+
+type Check = () => Promise<{ ok: boolean; callMs?: number }>;
+
+const [mode = '', url = '', probeYaml = ''] = process.argv.slice(2);
+
+async function camprobeCheck(probeType: string): Promise<Check> {
+  const text = benchConfig({ urls: [url], count: 1, probes: [], extraProbeYaml: probeYaml || `      - type: ${probeType}` });
+  const config = parseConfig(text, { source: 'bench', env: { CAMERA_SERVICE_JWT_SECRET: BENCH_SECRET }, probeTypes: BUILTIN_PROBES });
+  const target = config.targets[0]!;
+  const probe = target.probes[0]!;
+  const definition = BUILTIN_PROBES.get(probe.type)!;
+  const redactor = new Redactor();
+  const credentials = createCredentialProvider(config.credentials[target.credential]!, redactor, { CAMERA_SERVICE_JWT_SECRET: BENCH_SECRET });
+  // The daemon's default level: a successful run logs nothing.
+  const logger = pino({ level: 'info' }, pino.destination('/dev/null'));
+  // Default process metrics are a fixed cost of the daemon, not a cost per run.
+  const metrics = new ProbeMetrics({ version: 'bench', commit: 'bench', collectDefault: false });
+  metrics.addProbe({ target: target.name, probe: probe.name, values: definition.values ?? {} });
+  const history = new RunHistory(config.history);
+  return async () => {
+    const run = await runProbe({ definition, probe, target }, { credentials, logger, redactor });
+    if (!run) return { ok: false };
+    metrics.recordRun(run);
+    history.add(run);
+    const call = run.steps.find((s) => s.step === 'call');
+    return call ? { ok: run.result === 'success', callMs: call.durationMs } : { ok: run.result === 'success' };
+  };
+}
+
+function bareCheck(): Check {
+  const key = new TextEncoder().encode(BENCH_SECRET);
+  let nextId = 1;
+  // The same token policy as camprobe: a 5 min token, renewed at half its lifetime.
+  let token = '';
+  let renewAt = 0;
+  return async () => {
+    const now = Math.floor(Date.now() / 1000);
+    if (now >= renewAt) {
+      token = await new SignJWT({ user_id: 'camprobe', role: 'viewer' })
+        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+        .setIssuedAt(now)
+        .setExpirationTime(now + 300)
+        .sign(key);
+      renewAt = now + 150;
+    }
+    const ws = new WebSocket(url, { maxPayload: 1 << 20 });
+    const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
+    ws.on('error', () => undefined);
+    const request = (method: string, params?: object) =>
+      new Promise<any>((resolve, reject) => {
+        const id = nextId++;
+        const onMessage = (data: WebSocket.RawData) => {
+          const msg = JSON.parse(data.toString());
+          if (msg.id !== id) return;
+          ws.off('message', onMessage);
+          resolve(msg);
+        };
+        ws.on('message', onMessage);
+        ws.once('close', () => reject(new Error('closed')));
+        ws.send(JSON.stringify({ jsonrpc: '2.0', id, method, ...(params ? { params } : {}) }));
+      });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        ws.once('open', () => resolve());
+        ws.once('error', reject);
+      });
+      const auth = await request('authenticate', { auth_token: token });
+      if (auth.result?.authenticated !== true) return { ok: false };
+      const t0 = performance.now();
+      const list = await request('get_camera_list');
+      const callMs = performance.now() - t0;
+      const ok = Array.isArray(list.result?.cameras) && list.result.total === list.result.cameras.length;
+      return { ok, callMs };
+    } catch {
+      return { ok: false };
+    } finally {
+      ws.close(1000);
+      await closed;
+    }
+  };
+}
+
+function fetchCheck(): Check {
+  return async () => {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+      await res.arrayBuffer();
+      return { ok: res.status >= 200 && res.status < 300 };
+    } catch {
+      return { ok: false };
+    }
+  };
+}
+
+async function makeCheck(): Promise<Check> {
+  switch (mode) {
+    case 'camprobe':
+      return camprobeCheck('camera_list');
+    case 'http-probe':
+      return camprobeCheck('http');
+    case 'bare':
+      return bareCheck();
+    case 'fetch':
+      return fetchCheck();
+    default:
+      throw new Error(`unknown mode "${mode}"`);
+  }
+}
+
+const check = await makeCheck();
+
+serve(async (msg: { op: string; runs?: number; durationMs?: number; gapMs?: number }) => {
+  if (msg.op === 'batch') {
+    // Sequential runs; CPU of this process only.
+    let failures = 0;
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    for (let i = 0; i < (msg.runs ?? 1); i++) if (!(await check()).ok) failures++;
+    const cpu = process.cpuUsage(cpu0);
+    return { cpuUs: cpu.user + cpu.system, wallMs: performance.now() - t0, failures };
+  }
+  if (msg.op === 'calls') {
+    // The get_camera_list round trip as this client sees it, one run every gapMs.
+    const callMs: number[] = [];
+    let failures = 0;
+    const end = performance.now() + (msg.durationMs ?? 1000);
+    while (performance.now() < end) {
+      const r = await check();
+      if (r.ok && r.callMs !== undefined) callMs.push(r.callMs);
+      else failures++;
+      await sleep(msg.gapMs ?? 100);
+    }
+    return { callMs, failures };
+  }
+  throw new Error(`unknown op ${msg.op}`);
+});
+process.send!({ ready: true });

@@ -1,0 +1,80 @@
+/**
+ * A worker process running the real daemon (startDaemon) on a config file, recording what
+ * the harness needs of each run: start drift, step durations and outcomes.
+ *
+ *   node dist/bench/daemon-worker.js <config.yaml>
+ */
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { startDaemon } from '../src/daemon.js';
+import { createLogger } from '../src/logger.js';
+import type { RunRecord } from '../src/probes/types.js';
+import { serve } from './lib.js';
+
+const [configPath = ''] = process.argv.slice(2);
+
+const daemon = await startDaemon({ configPath, logger: createLogger('info') });
+
+let runs: RunRecord[] = [];
+daemon.events.on('run', (run) => {
+  runs.push(run);
+});
+// How busy the daemon was over the window: its CPU share and its event-loop delay.
+const loop = monitorEventLoopDelay({ resolution: 10 });
+loop.enable();
+let cpu0 = process.cpuUsage();
+let t0 = performance.now();
+
+serve(async (msg: { op: string; times?: number }) => {
+  switch (msg.op) {
+    case 'address':
+      return { address: daemon.address };
+    case 'reset':
+      runs = [];
+      loop.reset();
+      cpu0 = process.cpuUsage();
+      t0 = performance.now();
+      return {};
+    case 'report': {
+      const out = runs.map((r) => ({
+        probe: r.probe,
+        result: r.result,
+        reason: r.reason,
+        driftMs: r.scheduledAtMs === undefined ? null : r.startedAtMs - r.scheduledAtMs,
+        callMs: r.steps.find((s) => s.step === 'call')?.durationMs ?? null,
+      }));
+      runs = [];
+      const cpu = process.cpuUsage(cpu0);
+      const busy = {
+        cpuShareOfOneCore: Math.round(((cpu.user + cpu.system) / 1000 / (performance.now() - t0)) * 1000) / 1000,
+        eventLoopDelayMs: { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
+      };
+      return { runs: out, busy };
+    }
+    case 'memory':
+      return process.memoryUsage();
+    case 'live-heap': {
+      // Heap still used after a full GC: what the daemon really keeps (the worker runs
+      // with --expose-gc; asked for only after the RSS samples were taken).
+      (globalThis as { gc?: () => void }).gc?.();
+      return { heapUsed: process.memoryUsage().heapUsed };
+    }
+    case 'render': {
+      // In-process render time, without HTTP.
+      const ms: number[] = [];
+      let bytes = 0;
+      for (let i = 0; i < (msg.times ?? 1); i++) {
+        const t0 = performance.now();
+        const { body } = await daemon.metrics.render();
+        ms.push(performance.now() - t0);
+        bytes = Buffer.byteLength(body);
+      }
+      return { ms, bytes };
+    }
+    case 'stop':
+      await daemon.stop();
+      return {};
+    default:
+      throw new Error(`unknown op ${msg.op}`);
+  }
+});
+process.send!({ ready: true });

@@ -1,0 +1,47 @@
+/**
+ * The benchmark harness still works: its smoke mode runs every part end to end against
+ * real processes and writes both result files. Nothing here checks speed.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+
+describe('bench --smoke', () => {
+  it('measures every item and writes latest.json and latest.md', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'camprobe-bench-test-'));
+    const child = spawn(process.execPath, ['dist/bench/run.js', '--smoke', '--out', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const [code] = await once(child, 'exit');
+    assert.equal(code, 0, stderr);
+
+    const json = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8'));
+    assert.equal(json.smoke, true);
+    assert.match(json.machine.node, /^v\d+/);
+    assert.ok(json.machine.cores >= 1);
+
+    const { cost, fidelity, schedule, scrape, footprint, peer } = json.results;
+    // Every run of both clients succeeded against the simulator, and CPU was measured.
+    assert.equal(cost.failures, 0);
+    assert.ok(cost.camprobe.p50 > 0 && cost.bare.p50 > 0);
+    assert.equal(cost.camprobe.n, cost.repetitions);
+    // The daemon ran its targets: runs recorded, their drift and call durations measured.
+    assert.ok(schedule.runsRecorded > 0);
+    assert.equal(schedule.driftMs.n, schedule.runsRecorded);
+    assert.ok(fidelity.camprobe.n > 0 && fidelity.bareClientSameTime.n > 0);
+    // The call step includes the simulated delay: the error is small against it.
+    assert.ok(fidelity.camprobe.p50 > -fidelity.delayMs && fidelity.camprobe.p50 < fidelity.delayMs);
+    assert.ok(scrape.seriesPerTarget > 0 && scrape.bytes > 0);
+    assert.ok(footprint.rss1MB > 0 && footprint.addedPerTargetKB !== undefined);
+    // The peer is measured, or skipped with a reason.
+    assert.ok(typeof peer.skipped === 'string' || peer.localFetchCheck.failures === 0, JSON.stringify(peer));
+
+    const md = readFileSync(join(out, 'latest.md'), 'utf8');
+    assert.match(md, /\| Item \| Measured/);
+    assert.equal(json.goals.length, md.split('\n').filter((l: string) => /^\| \d/.test(l)).length);
+  });
+});
