@@ -358,9 +358,10 @@ async function benchPeer(sim: SimProcess): Promise<void> {
   const ticks = clockTicks();
   const bb = await startBlackbox();
   const local = await Worker.start('cost-worker.js', ['fetch', health]);
-  // The http probe's options are issue 5's: BENCH_HTTP_PROBE_YAML overrides this guess
-  // (a YAML probe entry, indented 6, where {url} is the health endpoint).
-  const probeYaml = (process.env.BENCH_HTTP_PROBE_YAML ?? '      - type: http\n        url: {url}').replaceAll('{url}', health);
+  // camprobe's http probe checks the same endpoint: base URL and path. BENCH_HTTP_PROBE_YAML
+  // replaces the entry (a YAML probe entry, indented 6, where {url} is the health endpoint).
+  const { origin, pathname } = new URL(health);
+  const probeYaml = (process.env.BENCH_HTTP_PROBE_YAML ?? `      - type: http\n        base_url: ${origin}\n        path: ${pathname}`).replaceAll('{url}', health);
   let probe: Worker | undefined;
   let probeSkipped = 'skipped: no http probe type';
   if (hasHttpProbe) {
