@@ -5,7 +5,6 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -59,16 +58,6 @@ export function procCpuUs(pid: number, ticksPerSecond: number): number {
   return ((utime + stime) / ticksPerSecond) * 1e6;
 }
 
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 /** Every child the harness started, so a failure still stops them all. */
 const children = new Set<ChildProcess>();

@@ -15,9 +15,9 @@ import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { BUILTIN_PROBES } from '../src/probes/registry.js';
+import { closedPort } from '../test/helpers/ws-server.js';
 import {
   benchConfig,
-  freePort,
   median,
   procCpuUs,
   sleep,
@@ -330,7 +330,7 @@ async function startBlackbox(): Promise<{ pid: number; url: string; stop: () => 
   const dir = mkdtempSync(join(tmpdir(), 'camprobe-bench-bb-'));
   const config = join(dir, 'blackbox.yml');
   writeFileSync(config, 'modules:\n  http_2xx:\n    prober: http\n    timeout: 5s\n    http:\n      preferred_ip_protocol: ip4\n');
-  const port = await freePort();
+  const port = await closedPort();
   const child = track(
     spawn(BLACKBOX, [`--config.file=${config}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] }),
   );

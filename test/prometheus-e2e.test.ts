@@ -17,7 +17,6 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -26,6 +25,8 @@ import { parse, stringify } from 'yaml';
 import { camprobeDashboard, panelQueries } from '../dashboards/generate.js';
 import { startDaemon, type Daemon } from '../src/daemon.js';
 import { startSimulator, type Simulator } from '../src/simulator/simulator.js';
+import { until } from './helpers/harness.js';
+import { closedPort } from './helpers/ws-server.js';
 
 const root = process.cwd();
 const RULES_DIR = join(root, 'deploy/prometheus/rules');
@@ -93,34 +94,7 @@ function compressRules(file: RuleFile): RuleFile {
   };
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
-/** Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs`. */
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, intervalMs = 250): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
 
 describe('alerts and dashboards against the real Prometheus', () => {
   let dir: string;
@@ -193,7 +167,7 @@ targets:
       }),
     );
 
-    const port = await freePort();
+    const port = await closedPort();
     promUrl = `http://127.0.0.1:${port}`;
     prometheus = spawn(
       'prometheus',

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startDaemon, type Daemon } from '../src/daemon.js';
 import { startSimulator, type Simulator } from '../src/simulator/simulator.js';
-import { captureLogger, nextRun, SECRET, watchOutput } from './helpers/harness.js';
+import { captureLogger, nextRun, SECRET, until, watchOutput } from './helpers/harness.js';
 import { parseProm, select, value } from './helpers/prom-text.js';
 
 const CLI = join(process.cwd(), 'dist/src/cli.js');
@@ -190,7 +190,7 @@ describe('signals to the camprobe command', () => {
     try {
       await out.waitFor(/camprobe started/);
       // Every run is now waiting on a 20 s answer: wait until all six are connected.
-      await until(() => slow.stats().openConnections >= 6);
+      await until('six open connections at the service', 10_000, async () => (slow.stats().openConnections >= 6 ? true : undefined), 10);
       const t0 = Date.now();
       child.kill('SIGTERM');
       const [code] = (await once(child, 'exit')) as [number | null];
@@ -199,19 +199,10 @@ describe('signals to the camprobe command', () => {
       assert.ok(tookMs < 5000, `stopped in ${tookMs} ms`);
       assert.match(out.text(), /camprobe stopped/);
       // The daemon closed its sockets before exiting: the service sees them go.
-      await until(() => slow.stats().openConnections === 0);
+      await until('every connection closed at the service', 10_000, async () => (slow.stats().openConnections === 0 ? true : undefined), 10);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
       await slow.close();
     }
   });
 });
-
-/** Waits for a condition on something that emits no event (the simulator's counters), checking each turn of the event loop. */
-async function until(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
