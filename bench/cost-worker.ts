@@ -21,8 +21,8 @@ import { parseConfig } from '../src/config/load.js';
 import { RunHistory } from '../src/metrics/history.js';
 import { ProbeMetrics } from '../src/metrics/metrics.js';
 import { BUILTIN_PROBES } from '../src/probes/registry.js';
-import { runProbe } from '../src/probes/runner.js';
-import { Redactor } from '../src/redact.js';
+import { runProbe } from '../src/runner/runner.js';
+import { Redactor } from '../src/core/secrets.js';
 import { BENCH_SECRET, benchConfig, serve, sleep } from './lib.js';
 
 type Check = () => Promise<{ ok: boolean; callMs?: number }>;

@@ -7,7 +7,7 @@
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { startDaemon } from '../src/daemon.js';
 import { createLogger } from '../src/logger.js';
-import type { RunRecord } from '../src/probes/types.js';
+import type { RunRecord } from '../src/core/outcome.js';
 import { serve } from './lib.js';
 
 const [configPath = ''] = process.argv.slice(2);

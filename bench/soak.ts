@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { parseDuration } from '../src/config/duration.js';
+import { parseDuration } from '../src/core/duration.js';
 import { startDaemon } from '../src/daemon.js';
 import type { SimulatorFaults } from '../src/simulator/simulator.js';
 

@@ -5,9 +5,10 @@
 import type { Logger } from 'pino';
 import { createCredentialProvider, type CredentialProvider } from './auth/credentials.js';
 import type { Config, ProbeConfig, TargetConfig } from './config/types.js';
-import { runProbe } from './probes/runner.js';
-import type { ProbeDefinition, RunRecord } from './probes/types.js';
-import { Redactor } from './redact.js';
+import { runProbe } from './runner/runner.js';
+import type { ProbeDefinition } from './probes/types.js';
+import type { RunRecord } from './core/outcome.js';
+import { Redactor } from './core/secrets.js';
 import type { Resolver } from './rpc/client.js';
 
 /** A `--target` or `--probe` names nothing configured. */

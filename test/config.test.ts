@@ -7,12 +7,12 @@ import { fileURLToPath } from 'node:url';
 import {
   ConfigError,
   DEFAULT_CONFIG_PATH,
-  loadConfig,
   parseConfig,
-  parseDuration,
-  resolveSecret,
   type ParseOptions,
 } from '../src/config/load.js';
+import { parseDuration } from '../src/core/duration.js';
+import { loadConfig } from '../src/probes/load-config.js';
+import { resolveSecret } from '../src/core/secrets.js';
 import { DOCUMENTED_METHOD_ROLES, DOCUMENTED_SIDE_EFFECT_METHODS } from '../src/config/methods.js';
 import type { CredentialConfig, TargetConfig } from '../src/config/types.js';
 import type { ProbeDefinition } from '../src/probes/types.js';

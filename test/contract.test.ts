@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { ConfigError } from '../src/config/load.js';
-import type { RunRecord } from '../src/probes/types.js';
+import type { RunRecord } from '../src/core/outcome.js';
 import { startSimulator, type Simulator } from '../src/simulator/simulator.js';
 import { configFor, runOnce, SECRET } from './helpers/harness.js';
 

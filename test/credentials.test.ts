@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { createCredentialProvider } from '../src/auth/credentials.js';
 import type { CredentialConfig } from '../src/config/types.js';
-import { Redactor } from '../src/redact.js';
+import { Redactor } from '../src/core/secrets.js';
 
 const SECRET = 'unit-test-signing-secret-0123456789';
 const key = new TextEncoder().encode(SECRET);

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { startDaemon, type Daemon } from '../src/daemon.js';
-import type { RunRecord } from '../src/probes/types.js';
+import type { RunRecord } from '../src/core/outcome.js';
 import { startSimulator, type Simulator, type SimulatorFaults, type SimulatorOptions } from '../src/simulator/simulator.js';
 import { captureLogger, SECRET } from './helpers/harness.js';
 import { parseProm, value } from './helpers/prom-text.js';

@@ -6,11 +6,11 @@ import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { parseConfig, ConfigError } from '../src/config/load.js';
 import { BUILTIN_PROBES } from '../src/probes/registry.js';
-import type { RunRecord } from '../src/probes/types.js';
+import type { RunRecord } from '../src/core/outcome.js';
 import { startSimulator, type Simulator } from '../src/simulator/simulator.js';
 import { configFor, runOnce, SECRET } from './helpers/harness.js';
 
@@ -226,7 +226,7 @@ describe('http probe', () => {
     const wss = `wss://127.0.0.1:${httpsPort}/ws`;
     const probe = `      - type: http\n        port: ${httpsPort}\n        assertions: [{ path: /status, equals: ready }]\n`;
     assertSuccess(await one(wss, `${probe}    tls: { ca_file: ${join(dir, 'cert.pem')} }\n`));
-    assertFailure(await one(wss, probe), 'tls', /^TLS handshake failed: (DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE)$/);
+    assertFailure(await one(wss, probe), 'tls', /^TLS handshake failed: (DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE): .* \(trust the issuing CA with tls\.ca_file\)$/);
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -238,5 +238,21 @@ describe('http probe', () => {
       'targets[0].probes[0].base_url: must be scheme, host and port only (the path goes in path:)',
       'targets[0].probes[0].port: set either base_url or port, not both',
     ]);
+  });
+});
+
+describe('one network-error classifier for every probe type', () => {
+  it('a connection the service resets is `closed` for the http probe and for the rpc probe alike', async (t) => {
+    // Accepts, reads the request, then resets the TCP connection (RST, ECONNRESET at the client).
+    const server = createNetServer((socket) => socket.once('data', () => socket.resetAndDestroy()));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    t.after(() => new Promise((r) => server.close(r)));
+    const port = (server.address() as AddressInfo).port;
+    const http = await one(`ws://127.0.0.1:${port}/ws`, `      - type: http\n        port: ${port}\n`);
+    const rpc = await one(`ws://127.0.0.1:${port}/ws`, `      - type: rpc\n        method: ping\n`);
+    assert.equal(http.reason, 'closed', http.detail);
+    assert.equal(rpc.reason, 'closed', rpc.detail);
+    assert.equal(http.detail, 'connection closed by the service (ECONNRESET)');
+    assert.equal(rpc.detail, http.detail);
   });
 });

@@ -6,7 +6,7 @@ import { buildHttpServer } from '../src/http/server.js';
 import type { HttpDeps } from '../src/http/server.js';
 import { ProbeMetrics } from '../src/metrics/metrics.js';
 import { RunHistory } from '../src/metrics/history.js';
-import type { RunRecord } from '../src/probes/types.js';
+import type { RunRecord } from '../src/core/outcome.js';
 import { parseProm, value } from './helpers/prom-text.js';
 
 const T0 = 1_700_000_000_000;

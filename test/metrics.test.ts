@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { ProbeMetrics } from '../src/metrics/metrics.js';
 import { RunHistory } from '../src/metrics/history.js';
-import { REASONS } from '../src/probes/types.js';
-import type { RunRecord } from '../src/probes/types.js';
+import { REASONS } from '../src/core/outcome.js';
+import type { RunRecord } from '../src/core/outcome.js';
 import { parseProm, select, value } from './helpers/prom-text.js';
 import type { Sample } from './helpers/prom-text.js';
 

@@ -12,7 +12,7 @@ import { startSimulator, type Simulator } from '../src/simulator/simulator.js';
 import { prettyReport } from '../src/report/pretty.js';
 import { junitReport, xml } from '../src/report/junit.js';
 import { summarize, useColour } from '../src/report/index.js';
-import type { RunRecord } from '../src/probes/types.js';
+import type { RunRecord } from '../src/core/outcome.js';
 import { SECRET } from './helpers/harness.js';
 
 const CLI = join(process.cwd(), 'dist/src/cli.js');

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { startSimulator, type Simulator } from '../src/simulator/simulator.js';
 import { assertCannotSucceed } from '../src/probes/protected-rejection.js';
-import { ProbeError, type ProbeDefinition, type RunRecord } from '../src/probes/types.js';
+import { type ProbeDefinition } from '../src/probes/types.js';
+import { ProbeError, type RunRecord } from '../src/core/outcome.js';
 import { captureLogger, configFor, runOnce, SECRET, withProbeTypes } from './helpers/harness.js';
 
 const ALL = `      - type: auth_flow

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { connectRpc, type ConnectOptions, type RpcConnection } from '../src/rpc/client.js';
-import { ProbeError } from '../src/probes/types.js';
+import { ProbeError } from '../src/core/outcome.js';
 import { closedPort, respondWith, startWsServer, type TestServer } from './helpers/ws-server.js';
 
 function options(url: string, extra: Partial<ConnectOptions> = {}): ConnectOptions {

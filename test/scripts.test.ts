@@ -5,13 +5,14 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ConfigError, loadConfigWithScripts } from '../src/config/load.js';
+import { ConfigError } from '../src/config/load.js';
+import { loadConfigWithScripts } from '../src/probes/load-config.js';
 import { createCredentialProvider } from '../src/auth/credentials.js';
 import { BUILTIN_PROBES } from '../src/probes/registry.js';
-import { runProbe } from '../src/probes/runner.js';
+import { runProbe } from '../src/runner/runner.js';
 import { canImportTypeScript } from '../src/probes/scripts.js';
-import type { RunRecord } from '../src/probes/types.js';
-import { Redactor } from '../src/redact.js';
+import type { RunRecord } from '../src/core/outcome.js';
+import { Redactor } from '../src/core/secrets.js';
 import { startSimulator, type Simulator } from '../src/simulator/simulator.js';
 import { SECRET, silentLogger } from './helpers/harness.js';
 

@@ -12,7 +12,7 @@ import { ConfigError, parseConfig } from '../src/config/load.js';
 import { parseShard, selectShard, shardOf } from '../src/config/shard.js';
 import { startDaemon, type Daemon } from '../src/daemon.js';
 import { BUILTIN_PROBES } from '../src/probes/registry.js';
-import type { RunRecord } from '../src/probes/types.js';
+import type { RunRecord } from '../src/core/outcome.js';
 import { startSimulator, type Simulator } from '../src/simulator/simulator.js';
 import { SECRET, silentLogger } from './helpers/harness.js';
 import { parseProm, select, value } from './helpers/prom-text.js';

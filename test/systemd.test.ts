@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startDaemon, type Daemon } from '../src/daemon.js';
-import type { RunRecord } from '../src/probes/types.js';
+import type { RunRecord } from '../src/core/outcome.js';
 import { startSimulator, type Simulator } from '../src/simulator/simulator.js';
 import { SECRET, silentLogger } from './helpers/harness.js';
 

@@ -5,8 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
 import type { CredentialConfig, Role } from '../config/types.js';
-import { resolveSecret } from '../config/load.js';
-import type { Redactor } from '../redact.js';
+import { resolveSecret, type Redactor } from '../core/secrets.js';
 
 export const BAD_CREDENTIALS = ['forged', 'expired', 'alg_none', 'malformed'] as const;
 export type BadCredential = (typeof BAD_CREDENTIALS)[number];

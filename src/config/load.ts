@@ -3,15 +3,16 @@
  * rules that span fields. Every problem is collected and listed in document order, so one
  * attempt shows them all. The result is frozen.
  */
-import { readFileSync, statSync, accessSync, constants as fsConstants } from 'node:fs';
+import { statSync, accessSync, constants as fsConstants } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import { createTask, validateDetailed } from 'node-cron';
-import { STEPS, type ProbeDefinition } from '../probes/types.js';
+import { STEPS } from '../core/outcome.js';
 import { loadContract } from '../contract/openrpc.js';
-import { loadProbeScripts, ScriptsError } from '../probes/scripts.js';
 import { DOCUMENTED_METHOD_ROLES, DOCUMENTED_SIDE_EFFECT_METHODS } from './methods.js';
+import type { SecretRef } from '../core/secrets.js';
 import type {
+  ProbeTypeSpec,
   ClientConfig,
   Config,
   ContractConfig,
@@ -19,12 +20,12 @@ import type {
   HttpAuthConfig,
   ProbeConfig,
   Role,
-  SecretRef,
   TargetConfig,
   TlsConfig,
 } from './types.js';
-import { DURATION_HINT, SCHEDULABLE_HINT, formatDuration, isSchedulableInterval, parseDuration } from './duration.js';
-import { Redactor } from '../redact.js';
+import { DURATION_HINT, SCHEDULABLE_HINT, formatDuration, isSchedulableInterval, parseDuration } from '../core/duration.js';
+import { Redactor, resolveSecret } from '../core/secrets.js';
+import { fsProblem } from '../core/text.js';
 import { interpolate } from './interpolate.js';
 import { NO_SHARDING, shardProblem } from './shard.js';
 import {
@@ -40,7 +41,6 @@ import {
   type SchemaProblem,
 } from './schema.js';
 
-export { parseDuration } from './duration.js';
 
 export const DEFAULT_CONFIG_PATH = 'config/camprobe.yaml';
 
@@ -62,11 +62,10 @@ export interface ParseOptions {
   /** Variables for `${VAR}` and `{ env: VAR }` secrets; defaults to `process.env`. */
   env?: Record<string, string | undefined>;
   /** Probe types by `type`; their option schemas validate the probe entries. */
-  probeTypes: ReadonlyMap<string, ProbeDefinition<any>>;
+  probeTypes: ReadonlyMap<string, ProbeTypeSpec>;
 }
 
 const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
-const MAX_SECRET_BYTES = 64 * 1024;
 const DEFAULT_PROBES = ['auth_flow', 'camera_list', 'protected_rejection'];
 const TTL_RANGE: [number, number] = [10_000, 86_400_000];
 const CLOSE_TIMEOUT_RANGE: [number, number] = [10, 30_000];
@@ -75,41 +74,17 @@ const REQUEST_TIMEOUT_RANGE: [number, number] = [100, 300_000];
 /** Shorter HTTP credentials are guessable, and too short for the redactor to find in text. */
 const MIN_HTTP_SECRET_LENGTH = 16;
 
-/** Reads and validates a configuration file (and the probe scripts it names). */
-export async function loadConfig(path: string, opts: Omit<ParseOptions, 'source'>): Promise<Config> {
-  return (await loadConfigWithScripts(path, opts)).config;
-}
-
-/**
- * Reads a configuration file and the probe scripts it names (`probe_scripts_dir`), then
- * validates the configuration against the built-in and the scripted probe types. Resolves
- * with both; throws a ConfigError when the file or a script is wrong.
- */
-export async function loadConfigWithScripts(
-  path: string,
-  opts: Omit<ParseOptions, 'source'>,
-): Promise<{ config: Config; probeTypes: ReadonlyMap<string, ProbeDefinition<any>> }> {
-  let text: string;
+/** The text of a configuration file; a ConfigError naming the file when it cannot be read. */
+export async function readConfigText(path: string): Promise<string> {
   try {
-    text = await readFile(path, 'utf8');
+    return await readFile(path, 'utf8');
   } catch (err) {
     throw new ConfigError(path, [`cannot read the file: ${fsProblem(err)}`]);
   }
-  let probeTypes = opts.probeTypes;
-  const dir = scriptsDir(text, opts.env ?? process.env);
-  if (dir !== undefined) {
-    try {
-      probeTypes = new Map([...opts.probeTypes, ...(await loadProbeScripts(dir, opts.probeTypes))]);
-    } catch (err) {
-      if (!(err instanceof ScriptsError)) throw err;
-      throw new ConfigError(path, err.problems.map((p) => `probe_scripts_dir ${quote(dir)}: ${p}`));
-    }
-  }
-  return { config: parseConfig(text, { ...opts, probeTypes, source: path }), probeTypes };
 }
 
 /** `probe_scripts_dir`, interpolated, when it is a usable string; anything else is left to parseConfig to report. */
-function scriptsDir(text: string, env: Record<string, string | undefined>): string | undefined {
+export function scriptsDirOf(text: string, env: Record<string, string | undefined>): string | undefined {
   let raw: unknown;
   try {
     raw = parseDocument(text, { prettyErrors: false }).get('probe_scripts_dir');
@@ -151,30 +126,6 @@ export function parseConfig(text: string, opts: ParseOptions): Config {
   const config = build(raw, opts.probeTypes, env, problems);
   if (problems.size > 0) throw new ConfigError(opts.source, problems.sorted());
   return deepFreeze(config);
-}
-
-/**
- * Reads a secret from its environment variable or file (one trailing newline dropped).
- * Errors name the variable or file, never the value.
- */
-export function resolveSecret(ref: SecretRef, env: Record<string, string | undefined> = process.env): string {
-  if ('env' in ref) {
-    const value = env[ref.env];
-    if (value === undefined) throw new Error(`environment variable ${ref.env} is not set`);
-    if (value === '') throw new Error(`environment variable ${ref.env} is empty`);
-    return value;
-  }
-  let text: string;
-  try {
-    if (statSync(ref.file).size > MAX_SECRET_BYTES) throw new Error(`secret file ${quote(ref.file)} is larger than 64 KiB`);
-    text = readFileSync(ref.file, 'utf8');
-  } catch (err) {
-    if (!isFsError(err)) throw err;
-    throw new Error(`cannot read secret file ${quote(ref.file)}: ${fsProblem(err)}`);
-  }
-  const value = text.replace(/\r?\n$/, '');
-  if (value === '') throw new Error(`secret file ${quote(ref.file)} is empty`);
-  return value;
 }
 
 /** Problems keyed by path, kept once each, sorted by where they sit in the document. */
@@ -727,16 +678,6 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 function obj(value: unknown): Record<string, unknown> {
   return isObject(value) ? value : {};
-}
-
-function isFsError(err: unknown): err is NodeJS.ErrnoException {
-  return err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string';
-}
-
-/** "ENOENT: no such file or directory" without the path Node appends (the caller names it). */
-function fsProblem(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  return err.message.split(', ')[0] ?? err.message;
 }
 
 function deepFreeze<T>(value: T): T {

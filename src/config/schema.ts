@@ -8,7 +8,10 @@
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { ROLES } from './types.js';
-import { DURATION_HINT } from './duration.js';
+import { DURATION_HINT } from '../core/duration.js';
+import { quote } from '../core/text.js';
+
+export { quote };
 import { MAX_SHARDS } from './shard.js';
 
 export type Path = Array<string | number>;
@@ -338,10 +341,6 @@ function bounds(min: number | undefined, max: number | undefined): string {
   return min !== undefined ? `at least ${min}` : `at most ${max}`;
 }
 
-/** Keys come from the user's file: quoted and bounded, so messages stay one readable line. */
-export function quote(value: string): string {
-  return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
-}
 
 /** A JSON pointer to path segments, with array indices as numbers (decided by the data). */
 function pointerToPath(pointer: string, data: unknown): Path {

@@ -3,12 +3,11 @@
  * only producer; everything else only reads it.
  */
 import type { Shard } from './shard.js';
+import type { SecretRef } from '../core/secrets.js';
 
 export const ROLES = ['viewer', 'operator', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
 
-/** Where a secret comes from: an environment variable or a file, never a literal. */
-export type SecretRef = { env: string } | { file: string };
 
 export interface JwtSecretCredential {
   name: string;
@@ -114,4 +113,20 @@ export interface Config {
   };
   credentials: Readonly<Record<string, CredentialConfig>>;
   targets: TargetConfig[];
+}
+
+/**
+ * What the loader needs of a probe type to check its entries: the options schema and the
+ * cross-field rules. `ProbeDefinition` (src/probes/types.ts) extends it with `run`.
+ */
+export interface ProbeTypeSpec {
+  readonly type: string;
+  /** JSON Schema of the options object; `default`s are applied; unknown keys must be refused. */
+  readonly optionsSchema: Record<string, unknown>;
+  /**
+   * Checks options beyond what the schema can say (cross-field rules), given the target
+   * and its credential. Returns problems as `[field, message]` pairs, field relative to
+   * the probe's options.
+   */
+  validate?(options: any, target: TargetConfig, credential?: CredentialConfig): Array<[string, string]>;
 }

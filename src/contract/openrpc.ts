@@ -8,7 +8,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { ValidateFunction } from 'ajv';
 import type { RpcConnection, RpcResponse } from '../rpc/client.js';
-import { schemaMismatch, userSchemaAjv } from '../probes/assertions.js';
+import { schemaMismatch, userSchemaAjv } from './user-schema.js';
 
 /** The standard JSON-RPC errors a method may always answer with. */
 const STANDARD_ERRORS = [-32700, -32600, -32601, -32602, -32603];

@@ -6,8 +6,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { HttpAuthConfig } from '../config/types.js';
-import { resolveSecret } from '../config/load.js';
-import type { Redactor } from '../redact.js';
+import { resolveSecret, type Redactor } from '../core/secrets.js';
 
 export interface HttpAuthorizer {
   /** The `WWW-Authenticate` challenge sent with a 401. */

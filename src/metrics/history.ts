@@ -3,7 +3,7 @@
  * has an answer without raising the log level. Bounded: fixed-size rings per key, and
  * the number of keys is bounded by the configuration.
  */
-import type { RunRecord } from '../probes/types.js';
+import type { RunRecord } from '../core/outcome.js';
 
 export interface RunFilter {
   target?: string;

@@ -30,8 +30,8 @@
 import { performance } from 'node:perf_hooks';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Metric, OpenMetricsContentType } from 'prom-client';
-import { REASONS } from '../probes/types.js';
-import type { RunRecord, StepName } from '../probes/types.js';
+import { REASONS } from '../core/outcome.js';
+import type { RunRecord, StepName } from '../core/outcome.js';
 
 export interface MetricsOptions {
   version: string;

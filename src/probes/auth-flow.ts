@@ -4,7 +4,8 @@
  */
 import { ROLES, type Role } from '../config/types.js';
 import { openSession, describe } from './session.js';
-import { ProbeError, type ProbeDefinition } from './types.js';
+import { type ProbeDefinition } from './types.js';
+import { ProbeError } from '../core/outcome.js';
 
 export interface AuthFlowOptions {
   /** Role the service must report; default: the credential's own role. `any` skips the check. */

@@ -3,7 +3,8 @@
  * promises (`total` and `connected` agree with the list). An empty list is healthy.
  */
 import { openSession, describe } from './session.js';
-import { ProbeError, type ProbeDefinition } from './types.js';
+import { type ProbeDefinition } from './types.js';
+import { ProbeError } from '../core/outcome.js';
 
 export interface CameraListOptions {
   /** Fewer cameras than this fails the run (default 0: an empty service is healthy). */

@@ -6,9 +6,12 @@
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { TargetConfig } from '../config/types.js';
-import { assertionsSchema, checkAnswer, latencyProblem, latencySchema, schemaProblem, withinLatency, type PathAssertion } from './assertions.js';
-import { loadTls } from './runner.js';
-import { ProbeError, type ProbeDefinition } from './types.js';
+import { assertionsSchema, checkAnswer, latencyProblem, latencySchema, withinLatency, type PathAssertion } from './assertions.js';
+import { schemaProblem } from '../contract/user-schema.js';
+import { loadTls } from '../rpc/tls.js';
+import { classifyNetError } from '../rpc/net-errors.js';
+import { type ProbeDefinition } from './types.js';
+import { ProbeError } from '../core/outcome.js';
 
 export interface HttpOptions {
   path: string;
@@ -93,7 +96,7 @@ export function baseUrl(target: TargetConfig, o: Pick<HttpOptions, 'base_url' | 
 
 function get(url: URL, target: TargetConfig, signal: AbortSignal, maxBytes: number): Promise<{ status: number; body: string }> {
   const secure = url.protocol === 'https:';
-  const tls = secure && target.url.startsWith('wss:') ? loadTls(target) : undefined;
+  const tls = secure && target.url.startsWith('wss:') ? loadTls(target.url, target.tls) : undefined;
   return new Promise((resolve, reject) => {
     const request = (secure ? https : http).get(
       url,
@@ -119,14 +122,7 @@ function get(url: URL, target: TargetConfig, signal: AbortSignal, maxBytes: numb
 }
 
 function classify(err: NodeJS.ErrnoException): ProbeError {
-  const code = err.code ?? '';
-  if (code === 'ECONNREFUSED') return new ProbeError('connect_refused', `HTTP connection refused (${code})`);
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new ProbeError('dns', `cannot resolve host (${code})`);
-  if (code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || /CERT|SELF_SIGNED|VERIFY/.test(code)) {
-    return new ProbeError('tls', `TLS handshake failed: ${code}`);
-  }
-  if (code === 'ECONNRESET' || code === 'EPIPE') return new ProbeError('closed', `HTTP connection closed by the service (${code})`);
-  return new ProbeError('connect_error', `HTTP request failed: ${code || err.message}`);
+  return classifyNetError(err) ?? new ProbeError('connect_error', `HTTP request failed: ${err.code || err.message}`);
 }
 
 /** A short, single-line excerpt of a body for failure details. */

@@ -11,7 +11,8 @@ import type { Role, TargetConfig } from '../config/types.js';
 import { roleBelow, roleRank } from '../config/methods.js';
 import { AUTH_ERROR_CODES, RATE_LIMIT_CODE, type RpcConnection, type RpcResponse } from '../rpc/client.js';
 import { openSession, describe } from './session.js';
-import { ProbeError, type ProbeContext, type ProbeDefinition } from './types.js';
+import { type ProbeContext, type ProbeDefinition } from './types.js';
+import { ProbeError } from '../core/outcome.js';
 
 export const REJECTION_CASES = ['none', 'forged', 'expired', 'alg_none', 'malformed', 'role_too_low'] as const;
 export type RejectionCase = (typeof REJECTION_CASES)[number];

@@ -9,9 +9,11 @@
 import { BAD_CREDENTIALS, type BadCredential } from '../auth/credentials.js';
 import { ROLES, type Role } from '../config/types.js';
 import { RATE_LIMIT_CODE, errorResponseToProbeError, type RpcConnection } from '../rpc/client.js';
-import { assertionsSchema, checkAnswer, latencyProblem, latencySchema, schemaProblem, withinLatency, type PathAssertion } from './assertions.js';
+import { assertionsSchema, checkAnswer, latencyProblem, latencySchema, withinLatency, type PathAssertion } from './assertions.js';
+import { schemaProblem } from '../contract/user-schema.js';
 import { authenticate, describe } from './session.js';
-import { ProbeError, type ProbeContext, type ProbeDefinition } from './types.js';
+import { type ProbeContext, type ProbeDefinition } from './types.js';
+import { ProbeError } from '../core/outcome.js';
 
 /** `valid`: the target's credential; a role: a token minted for it; `none` or a bad kind: must be refused. */
 export const RPC_CREDENTIALS = ['valid', 'none', ...ROLES, ...BAD_CREDENTIALS] as const;

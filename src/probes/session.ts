@@ -2,7 +2,8 @@
 import type { Role } from '../config/types.js';
 import type { RpcConnection } from '../rpc/client.js';
 import { errorResponseToProbeError } from '../rpc/client.js';
-import { ProbeError, type ProbeContext } from './types.js';
+import { type ProbeContext } from './types.js';
+import { ProbeError } from '../core/outcome.js';
 
 export interface AuthResult {
   role: string;

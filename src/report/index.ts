@@ -1,5 +1,5 @@
 /** The reporters of `camprobe once`, by name. */
-import type { RunRecord } from '../probes/types.js';
+import type { RunRecord } from '../core/outcome.js';
 import { jsonReport } from './json.js';
 import { junitReport } from './junit.js';
 import { prettyReport } from './pretty.js';

@@ -1,5 +1,5 @@
 /** `--reporter json`: the summary and every RunRecord as recorded (the shape of /api/runs). */
-import type { RunRecord } from '../probes/types.js';
+import type { RunRecord } from '../core/outcome.js';
 import type { Summary } from './summary.js';
 
 export function jsonReport(runs: readonly RunRecord[], summary: Summary): string {

@@ -3,7 +3,7 @@
  * testsuite per target, one testcase per probe (classname = target), the reason and detail
  * in `<failure>`; a degraded run passes with a note in `<system-out>`.
  */
-import type { RunRecord } from '../probes/types.js';
+import type { RunRecord } from '../core/outcome.js';
 import { formatSteps, type Summary } from './summary.js';
 
 export function junitReport(runs: readonly RunRecord[], summary: Summary): string {

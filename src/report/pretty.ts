@@ -2,7 +2,7 @@
  * `--reporter pretty`: a table a person reads in a terminal or a CI log. Colour only when
  * asked for (the caller decides: a TTY without NO_COLOR), never in files or pipes.
  */
-import type { RunRecord } from '../probes/types.js';
+import type { RunRecord } from '../core/outcome.js';
 import { formatMs, formatSteps, type Summary } from './summary.js';
 
 const CODES = { red: 31, green: 32, yellow: 33, dim: 2, bold: 1 } as const;

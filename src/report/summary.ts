@@ -1,5 +1,5 @@
 /** What every reporter says first: how many runs passed, failed, and were degraded. */
-import type { RunRecord } from '../probes/types.js';
+import type { RunRecord } from '../core/outcome.js';
 
 export interface Summary {
   total: number;

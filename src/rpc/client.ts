@@ -8,16 +8,14 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import WebSocket, { type RawData } from 'ws';
-import { ProbeError, type StepName } from '../probes/types.js';
+import { ProbeError, type StepName } from '../core/outcome.js';
+import { classifyNetError } from './net-errors.js';
+import type { TlsOptions } from './tls.js';
+
+export type { TlsOptions } from './tls.js';
 
 export type ConnectPhase = Extract<StepName, 'dns' | 'connect' | 'tls' | 'upgrade'>;
 
-export interface TlsOptions {
-  ca?: string | Buffer;
-  cert?: string | Buffer;
-  key?: string | Buffer;
-  rejectUnauthorized: boolean;
-}
 
 /** Resolves a host name to addresses: a seam so tests need no real DNS. */
 export type Resolver = (hostname: string) => Promise<LookupAddress[]>;
@@ -135,7 +133,7 @@ export async function connectRpc(opts: ConnectOptions): Promise<RpcConnection> {
       fail(new ProbeError('upgrade_rejected', `WebSocket upgrade refused with HTTP ${status}`));
     });
     ws.once('upgrade', () => endPhase(true));
-    ws.once('error', (err: NodeJS.ErrnoException) => fail(classifyConnectError(err, phase ?? 'upgrade')));
+    ws.once('error', (err: NodeJS.ErrnoException) => fail(classifyWsError(err, phase ?? 'upgrade')));
     ws.once('close', (code: number) => fail(new ProbeError('closed', `connection closed during the handshake (code ${code})`)));
     ws.once('open', () => {
       if (settled) return;
@@ -177,42 +175,13 @@ function pinnedLookup(addresses: LookupAddress[]) {
   };
 }
 
-const TLS_CODES = new Set([
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'CERT_UNTRUSTED',
-  'CERT_REJECTED',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-  'ERR_SSL_WRONG_VERSION_NUMBER',
-]);
-
-/** What to change in the config for the common certificate failures. */
-function tlsHint(code: string): string {
-  if (code.includes('CERTIFICATE_REQUIRED')) return ' (the server wants a client certificate: set tls.cert_file and tls.key_file)';
-  if (code === 'DEPTH_ZERO_SELF_SIGNED_CERT' || code === 'SELF_SIGNED_CERT_IN_CHAIN' || code.startsWith('UNABLE_TO_')) {
-    return ' (trust the issuing CA with tls.ca_file)';
-  }
-  return '';
-}
-
-function classifyConnectError(err: NodeJS.ErrnoException, phase: ConnectPhase): ProbeError {
-  const code = err.code ?? '';
-  if (code === 'ECONNREFUSED') return new ProbeError('connect_refused', `connection refused (${code})`);
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new ProbeError('dns', `cannot resolve host (${code})`);
-  if (phase === 'tls' || TLS_CODES.has(code) || code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS')) {
-    const message = err.message && err.message !== code ? `${code ? `${code}: ` : ''}${err.message}` : code;
-    return new ProbeError('tls', `TLS handshake failed: ${message}${tlsHint(code)}`);
-  }
-  if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return new ProbeError('protocol_error', 'frame larger than the configured maximum');
-  if (phase === 'upgrade') {
-    return new ProbeError('upgrade_rejected', `WebSocket upgrade failed: ${code || err.message}`);
-  }
-  return new ProbeError('connect_error', `connection failed: ${code || err.message}`);
+/** The WebSocket-specific cases first, then the rules every network probe shares. */
+function classifyWsError(err: NodeJS.ErrnoException, phase: ConnectPhase): ProbeError {
+  if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return new ProbeError('protocol_error', 'frame larger than the configured maximum');
+  const known = classifyNetError(err, phase === 'tls');
+  if (known) return known;
+  if (phase === 'upgrade') return new ProbeError('upgrade_rejected', `WebSocket upgrade failed: ${err.code || err.message}`);
+  return new ProbeError('connect_error', `connection failed: ${err.code || err.message}`);
 }
 
 function abortError(signal: AbortSignal): ProbeError {

@@ -13,7 +13,6 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { RawData } from 'ws';
 import { jwtVerify } from 'jose';
-import { DOCUMENTED_METHOD_ROLES } from '../config/methods.js';
 
 // ---------------------------------------------------------------------------------------
 // Public API
@@ -134,8 +133,33 @@ export interface Simulator {
   close(): Promise<void>;
 }
 
-/** The documented method→role matrix (API page), `get_recording_info` as viewer like the docs. */
-export const SIM_DEFAULT_METHOD_ROLES: Readonly<Record<string, Role>> = DOCUMENTED_METHOD_ROLES;
+/**
+ * The documented method→role matrix, written here from the API page (shared/
+ * camera-service-api.md) on purpose rather than imported from camprobe's own table
+ * (src/config/methods.ts): the simulator stands for the real service, so a mistake in
+ * camprobe's table must show up as a disagreement a test can catch, not be mirrored.
+ * `get_recording_info` is viewer, as the docs say (a real deployment has it admin).
+ */
+export const SIM_DEFAULT_METHOD_ROLES: Readonly<Record<string, Role>> = Object.freeze({
+  ping: 'viewer',
+  get_camera_list: 'viewer',
+  get_camera_status: 'viewer',
+  list_recordings: 'viewer',
+  list_snapshots: 'viewer',
+  get_streams: 'viewer',
+  get_recording_info: 'viewer',
+  take_snapshot: 'operator',
+  start_recording: 'operator',
+  stop_recording: 'operator',
+  delete_recording: 'operator',
+  delete_snapshot: 'operator',
+  get_metrics: 'admin',
+  get_status: 'admin',
+  get_server_info: 'admin',
+  get_storage_info: 'admin',
+  set_retention_policy: 'admin',
+  cleanup_old_files: 'admin',
+});
 
 /** Starts a simulator and resolves once it listens. */
 export async function startSimulator(options: SimulatorOptions): Promise<Simulator> {

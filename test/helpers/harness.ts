@@ -7,9 +7,10 @@ import { parseConfig } from '../../src/config/load.js';
 import type { Config, TargetConfig } from '../../src/config/types.js';
 import type { Daemon } from '../../src/daemon.js';
 import { BUILTIN_PROBES } from '../../src/probes/registry.js';
-import { runProbe } from '../../src/probes/runner.js';
-import type { ProbeDefinition, RunRecord } from '../../src/probes/types.js';
-import { Redactor } from '../../src/redact.js';
+import { runProbe } from '../../src/runner/runner.js';
+import type { ProbeDefinition } from '../../src/probes/types.js';
+import type { RunRecord } from '../../src/core/outcome.js';
+import { Redactor } from '../../src/core/secrets.js';
 
 export const SECRET = 'canary-secret-7f3a9c1e5b2d4f60';
 export const silentLogger = pino({ level: 'silent' });

@@ -4,25 +4,16 @@
  * of the outcome into a result and a reason. A probe that throws something other than
  * a ProbeError, or never settles, cannot take the daemon down with it.
  */
-import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { ProbeConfig, TargetConfig } from '../config/types.js';
 import type { CredentialProvider } from '../auth/credentials.js';
-import type { Redactor } from '../redact.js';
-import { connectRpc, type RpcConnection, type Resolver, type TlsOptions } from '../rpc/client.js';
+import type { Redactor } from '../core/secrets.js';
+import { connectRpc, type RpcConnection, type Resolver } from '../rpc/client.js';
+import { loadTls } from '../rpc/tls.js';
 import { checkAnswers, loadContract, type Contract } from '../contract/openrpc.js';
-import {
-  ProbeError,
-  REASONS,
-  STEPS,
-  type FailureReason,
-  type ProbeContext,
-  type ProbeDefinition,
-  type RunRecord,
-  type StepName,
-  type StepRecord,
-} from './types.js';
+import { type ProbeContext, type ProbeDefinition } from '../probes/types.js';
+import { ProbeError, REASONS, STEPS, type FailureReason, type RunRecord, type StepName, type StepRecord } from '../core/outcome.js';
 
 /** Failure details are bounded: they land in logs and in /api/runs. */
 const MAX_DETAIL = 512;
@@ -101,7 +92,7 @@ export async function runProbe(req: RunRequest, deps: RunnerDeps): Promise<RunRe
       return log();
     },
     connect: async () => {
-      const tlsOptions = loadTls(target);
+      const tlsOptions = loadTls(target.url, target.tls);
       const conn = await connectRpc({
         url: target.url,
         signal: controller.signal,
@@ -247,24 +238,6 @@ function classify(
   const stack = err instanceof Error && err.stack ? err.stack : message;
   log().error({ stack: truncate(redactor.redact(stack)) }, 'probe threw an unexpected error');
   return current ? { reason: 'internal', detail: message, step: current } : { reason: 'internal', detail: message };
-}
-
-export function loadTls(target: TargetConfig): TlsOptions | undefined {
-  if (!target.url.startsWith('wss:')) return undefined;
-  const t = target.tls;
-  const options: TlsOptions = { rejectUnauthorized: !t.insecure_skip_verify };
-  // Read per run so rotated certificates are picked up without a restart.
-  const read = (field: string, path: string): Buffer => {
-    try {
-      return readFileSync(path);
-    } catch (err) {
-      throw new ProbeError('tls', `cannot read tls.${field} ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { step: 'tls' });
-    }
-  };
-  if (t.ca_file) options.ca = read('ca_file', t.ca_file);
-  if (t.cert_file) options.cert = read('cert_file', t.cert_file);
-  if (t.key_file) options.key = read('key_file', t.key_file);
-  return options;
 }
 
 function round(ms: number): number {

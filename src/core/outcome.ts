@@ -1,0 +1,93 @@
+/**
+ * What a probe run comes to: the steps it is made of, why it ended, the expected-failure
+ * error probes throw, and the record the runner keeps. The leaf of camprobe's layers:
+ * every other module may import it, it imports nothing of camprobe's.
+ */
+/** Steps a run is made of. A fixed set: it becomes a metrics label. */
+export const STEPS = [
+  'dns',
+  'connect',
+  'tls',
+  'upgrade',
+  'authenticate',
+  'call',
+  'control',
+  'reject',
+] as const;
+export type StepName = (typeof STEPS)[number];
+
+/** Why a run ended. A fixed set: it becomes a metrics label. */
+export const REASONS = [
+  'ok',
+  'timeout',
+  'dns',
+  'connect_refused',
+  'connect_error',
+  'tls',
+  'upgrade_rejected',
+  'closed',
+  'protocol_error',
+  'auth_rejected',
+  'rpc_error',
+  'invalid_result',
+  'rate_limited',
+  'security_violation',
+  'contract_violation',
+  'internal',
+] as const;
+export type Reason = (typeof REASONS)[number];
+export type FailureReason = Exclude<Reason, 'ok'>;
+
+export type RunResult = 'success' | 'failure';
+
+/**
+ * An expected failure of a probe run. Anything else a probe throws is a bug and is
+ * classified `internal` by the runner.
+ */
+export class ProbeError extends Error {
+  readonly reason: FailureReason;
+  step: StepName | undefined;
+
+  constructor(reason: FailureReason, message: string, options: { step?: StepName; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ProbeError';
+    this.reason = reason;
+    this.step = options.step;
+  }
+}
+
+/** One timed step of a run; times are milliseconds, `startMs` relative to the run start. */
+export interface StepRecord {
+  step: StepName;
+  startMs: number;
+  durationMs: number;
+  ok: boolean;
+}
+
+/** What the runner records of one finished run. Every string in it is already redacted. */
+export interface RunRecord {
+  target: string;
+  probe: string;
+  type: string;
+  /** ISO-8601 time the run started. */
+  startedAt: string;
+  /** Epoch milliseconds the run started (for metrics timestamps). */
+  startedAtMs: number;
+  /** Epoch milliseconds the scheduler meant the run to start, when scheduled. */
+  scheduledAtMs?: number;
+  durationMs: number;
+  result: RunResult;
+  reason: Reason;
+  /** The step that failed, when one did. */
+  step?: StepName;
+  /** Human-readable failure detail, redacted and bounded in length. */
+  detail?: string;
+  steps: StepRecord[];
+  /**
+   * A successful run slower than its `degraded_after` objective: still up, but slow.
+   * `detail` then says which threshold was passed. Never set on a failed run.
+   */
+  degraded?: boolean;
+  /** Values a probe reported (for example camera counts), exported as gauges. */
+  values?: Record<string, number>;
+}
