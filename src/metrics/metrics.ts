@@ -23,9 +23,9 @@
  *   `camprobe_<value>{target}` gauges appear when a run reports them: only steps a
  *   probe really runs get series, and a value that was never measured must not read as
  *   0 (0 cameras connected is an alarm, not a default).
- * - Series budget: at most about 53 per probe (31 at start-up, 2 timestamps, 10 for the
+ * - Series budget: at most 52 per probe (32 at start-up, 2 timestamps, 10 for the
  *   `call` histogram, one per step), so a target with the three default probes stays
- *   under 150 (issue 6; the series count is measured by `npm run bench`).
+ *   under 150 (issue 6; docs/performance.md has the count `npm run bench` measures).
  */
 import { performance } from 'node:perf_hooks';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
@@ -61,7 +61,8 @@ const STEP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 /**
  * Steps that get a duration histogram: `call`, the status call the latency SLO is about.
  * Every other step only exports the duration of its last run (one series each), which is
- * enough to see which step is slow and keeps a target at about 130 series.
+ * enough to see which step is slow and keeps a target within its series budget (see
+ * the module comment).
  */
 export const HISTOGRAM_STEPS: ReadonlySet<StepName> = new Set<StepName>(['call']);
 const MAX_LABEL_LENGTH = 64;
@@ -186,7 +187,12 @@ interface ProbeState {
   stepLast: Map<StepName, number>;
 }
 
-/** Longest stretch of rendering between two turns of the event loop, in ms. */
+/**
+ * Longest stretch of rendering between two turns of the event loop, in ms: short enough
+ * that a run falling due during a scrape starts about on time, long enough that the turns
+ * themselves (each runs whatever I/O is ready) stay few. docs/performance.md (change 5)
+ * has the measurements behind the choice.
+ */
 const RENDER_SLICE_MS = 5;
 
 const REASON_INDEX = new Map(RESULT_REASONS.map((rr, i) => [rr.reason, i]));
@@ -194,8 +200,8 @@ const REASON_INDEX = new Map(RESULT_REASONS.map((rr, i) => [rr.reason, i]));
 /**
  * All camprobe metrics. The per-probe families (thousands of series with a thousand
  * targets) are kept in plain arrays and rendered here: prom-client allocates objects for
- * every series on every scrape, which took 0.7 s and most of it in GC at 1,000 targets
- * (docs/performance.md). prom-client still renders the rest: build info, value gauges and
+ * every series on every scrape, and at that scale most of a render went to collecting
+ * them (docs/performance.md, change 1). prom-client still renders the rest: build info, value gauges and
  * the default process metrics, in a Prometheus and an OpenMetrics registry.
  */
 export class ProbeMetrics {
