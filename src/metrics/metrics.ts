@@ -27,11 +27,12 @@
  *   `call` histogram, one per step), so a target with the three default probes stays
  *   under 150 (issue 6; docs/performance.md has the count `npm run bench` measures).
  */
-import { performance } from 'node:perf_hooks';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Metric, OpenMetricsContentType } from 'prom-client';
 import { REASONS } from '../core/outcome.js';
 import type { RunRecord, StepName } from '../core/outcome.js';
+import { escapeLabel, histogramLines, wantsOpenMetrics, writeFamilies } from './exposition.js';
+import type { Family, HistogramCounts } from './exposition.js';
 
 export interface MetricsOptions {
   version: string;
@@ -129,17 +130,6 @@ function checkLabel(kind: string, value: string): void {
   }
 }
 
-/** Whether an Accept header asks for OpenMetrics (any q > 0). */
-function wantsOpenMetrics(accept: string | undefined): boolean {
-  if (!accept) return false;
-  return accept.split(',').some((range) => {
-    const [type = '', ...params] = range.split(';').map((s) => s.trim().toLowerCase());
-    if (type !== 'application/openmetrics-text') return false;
-    const q = params.find((p) => p.startsWith('q='));
-    return q === undefined || Number(q.slice(2)) > 0;
-  });
-}
-
 interface ValueGauge {
   gauge: Gauge<'target'>;
   /** target → probes declaring this value there; the series goes when the last one does. */
@@ -147,7 +137,7 @@ interface ValueGauge {
 }
 
 /** A histogram of one series set: per-bucket (not cumulative) counts, sum and count. */
-class Buckets {
+class Buckets implements HistogramCounts {
   readonly counts: Float64Array;
   sum = 0;
   count = 0;
@@ -160,7 +150,7 @@ class Buckets {
     this.sum += v;
     this.count++;
     const i = this.bounds.findIndex((b) => v <= b);
-    if (i >= 0) this.counts[i]! += 1;
+    if (i >= 0) this.counts[i] = (this.counts[i] ?? 0) + 1;
   }
 }
 
@@ -187,15 +177,97 @@ interface ProbeState {
   stepLast: Map<StepName, number>;
 }
 
-/**
- * Longest stretch of rendering between two turns of the event loop, in ms: short enough
- * that a run falling due during a scrape starts about on time, long enough that the turns
- * themselves (each runs whatever I/O is ready) stay few. docs/performance.md (change 5)
- * has the measurements behind the choice.
- */
-const RENDER_SLICE_MS = 5;
-
 const REASON_INDEX = new Map(RESULT_REASONS.map((rr, i) => [rr.reason, i]));
+
+/** The per-probe families, in the order a scrape shows them. */
+const FAMILIES: ReadonlyArray<Family<ProbeState>> = [
+  {
+    name: 'camprobe_probe_success',
+    type: 'gauge',
+    help: 'Whether the last finished run succeeded (1) or failed (0); 0 before the first run.',
+    lines: (p, out) => {
+      out.push(`camprobe_probe_success{${p.labels}} ${p.success}`);
+    },
+  },
+  {
+    name: 'camprobe_probe_duration_seconds',
+    type: 'histogram',
+    help: 'Duration of probe runs, successful or not, in seconds.',
+    lines: (p, out) => histogramLines(out, 'camprobe_probe_duration_seconds', p.labels, p.duration),
+  },
+  {
+    name: 'camprobe_probe_step_duration_seconds',
+    type: 'histogram',
+    help: `Duration of the steps ${[...HISTOGRAM_STEPS].join(', ')} of probe runs, in seconds.`,
+    lines: (p, out) => {
+      for (const [step, h] of p.stepHistograms) histogramLines(out, 'camprobe_probe_step_duration_seconds', `${p.labels},step="${step}"`, h);
+    },
+  },
+  {
+    name: 'camprobe_probe_step_last_duration_seconds',
+    type: 'gauge',
+    help: 'Duration of each step in the last run that had it (its slowest occurrence there), in seconds.',
+    lines: (p, out) => {
+      for (const [step, v] of p.stepLast) out.push(`camprobe_probe_step_last_duration_seconds{${p.labels},step="${step}"} ${v}`);
+    },
+  },
+  {
+    name: 'camprobe_probe_runs_total',
+    type: 'counter',
+    help: 'Finished probe runs by result and reason.',
+    lines: (p, out) => {
+      RESULT_REASONS.forEach((rr, i) => out.push(`camprobe_probe_runs_total{${p.labels},result="${rr.result}",reason="${rr.reason}"} ${p.runs[i]}`));
+    },
+  },
+  {
+    name: 'camprobe_probe_degraded',
+    type: 'gauge',
+    help: 'Whether the last finished run succeeded but missed its degraded_after latency objective (1); 0 otherwise.',
+    lines: (p, out) => {
+      out.push(`camprobe_probe_degraded{${p.labels}} ${p.degraded}`);
+    },
+  },
+  {
+    name: 'camprobe_probe_degraded_runs_total',
+    type: 'counter',
+    help: 'Successful runs that missed their degraded_after latency objective (also counted as successes in camprobe_probe_runs_total).',
+    lines: (p, out) => {
+      out.push(`camprobe_probe_degraded_runs_total{${p.labels}} ${p.degradedRuns}`);
+    },
+  },
+  {
+    name: 'camprobe_probe_info',
+    type: 'gauge',
+    help: 'The type of each configured probe; always 1.',
+    lines: (p, out) => {
+      if (p.typeLabel !== undefined) out.push(`camprobe_probe_info{${p.labels},${p.typeLabel}} 1`);
+    },
+  },
+  {
+    name: 'camprobe_probe_skipped_total',
+    type: 'counter',
+    help: 'Runs skipped because the previous run of the probe was still going.',
+    lines: (p, out) => {
+      out.push(`camprobe_probe_skipped_total{${p.labels}} ${p.skipped}`);
+    },
+  },
+  {
+    name: 'camprobe_probe_last_run_timestamp_seconds',
+    type: 'gauge',
+    help: 'When the last run ended, seconds since the epoch; absent before the first run.',
+    lines: (p, out) => {
+      if (p.lastRun !== undefined) out.push(`camprobe_probe_last_run_timestamp_seconds{${p.labels}} ${p.lastRun}`);
+    },
+  },
+  {
+    name: 'camprobe_probe_last_success_timestamp_seconds',
+    type: 'gauge',
+    help: 'When the last successful run ended, seconds since the epoch; absent before the first success.',
+    lines: (p, out) => {
+      if (p.lastSuccess !== undefined) out.push(`camprobe_probe_last_success_timestamp_seconds{${p.labels}} ${p.lastSuccess}`);
+    },
+  },
+];
 
 /**
  * All camprobe metrics. The per-probe families (thousands of series with a thousand
@@ -416,103 +488,10 @@ export class ProbeMetrics {
     return { body: own + (await registry.metrics()), contentType: registry.contentType };
   }
 
-  /**
-   * The per-probe families. Every RENDER_SLICE_MS the event loop gets a turn, so a
-   * scrape of a thousand targets does not hold back the timers of runs that are due. A
-   * series is read in one go (a histogram's buckets agree with its count); series of
-   * different probes may be a run apart, as with any scrape taken while runs finish.
-   */
-  private async renderProbes(openMetrics: boolean): Promise<string> {
-    const all = [...this.probes.values()];
-    const parts: string[] = [];
-    let sliceStart = performance.now();
-    const family = async (name: string, type: string, help: string, lines: (p: ProbeState, out: string[]) => void) => {
-      const head = type === 'counter' && openMetrics ? name.replace(/_total$/, '') : name;
-      const out = [`# HELP ${head} ${help}`, `# TYPE ${head} ${type}`];
-      for (let i = 0; i < all.length; i++) {
-        lines(all[i]!, out);
-        if (i % 16 === 15 && performance.now() - sliceStart > RENDER_SLICE_MS) {
-          await new Promise<void>((resolve) => setImmediate(resolve));
-          sliceStart = performance.now();
-        }
-      }
-      parts.push(out.join('\n'));
-    };
-    await family('camprobe_probe_success', 'gauge', 'Whether the last finished run succeeded (1) or failed (0); 0 before the first run.', (p, out) => {
-      out.push(`camprobe_probe_success{${p.labels}} ${p.success}`);
-    });
-    await family('camprobe_probe_duration_seconds', 'histogram', 'Duration of probe runs, successful or not, in seconds.', (p, out) => {
-      histogramLines(out, 'camprobe_probe_duration_seconds', p.labels, p.duration);
-    });
-    await family(
-      'camprobe_probe_step_duration_seconds',
-      'histogram',
-      `Duration of the steps ${[...HISTOGRAM_STEPS].join(', ')} of probe runs, in seconds.`,
-      (p, out) => {
-        for (const [step, h] of p.stepHistograms) histogramLines(out, 'camprobe_probe_step_duration_seconds', `${p.labels},step="${step}"`, h);
-      },
-    );
-    await family(
-      'camprobe_probe_step_last_duration_seconds',
-      'gauge',
-      'Duration of each step in the last run that had it (its slowest occurrence there), in seconds.',
-      (p, out) => {
-        for (const [step, v] of p.stepLast) out.push(`camprobe_probe_step_last_duration_seconds{${p.labels},step="${step}"} ${v}`);
-      },
-    );
-    await family('camprobe_probe_runs_total', 'counter', 'Finished probe runs by result and reason.', (p, out) => {
-      RESULT_REASONS.forEach((rr, i) => out.push(`camprobe_probe_runs_total{${p.labels},result="${rr.result}",reason="${rr.reason}"} ${p.runs[i]}`));
-    });
-    await family(
-      'camprobe_probe_degraded',
-      'gauge',
-      'Whether the last finished run succeeded but missed its degraded_after latency objective (1); 0 otherwise.',
-      (p, out) => {
-        out.push(`camprobe_probe_degraded{${p.labels}} ${p.degraded}`);
-      },
-    );
-    await family(
-      'camprobe_probe_degraded_runs_total',
-      'counter',
-      'Successful runs that missed their degraded_after latency objective (also counted as successes in camprobe_probe_runs_total).',
-      (p, out) => {
-        out.push(`camprobe_probe_degraded_runs_total{${p.labels}} ${p.degradedRuns}`);
-      },
-    );
-    await family('camprobe_probe_info', 'gauge', 'The type of each configured probe; always 1.', (p, out) => {
-      if (p.typeLabel !== undefined) out.push(`camprobe_probe_info{${p.labels},${p.typeLabel}} 1`);
-    });
-    await family('camprobe_probe_skipped_total', 'counter', 'Runs skipped because the previous run of the probe was still going.', (p, out) => {
-      out.push(`camprobe_probe_skipped_total{${p.labels}} ${p.skipped}`);
-    });
-    await family('camprobe_probe_last_run_timestamp_seconds', 'gauge', 'When the last run ended, seconds since the epoch; absent before the first run.', (p, out) => {
-      if (p.lastRun !== undefined) out.push(`camprobe_probe_last_run_timestamp_seconds{${p.labels}} ${p.lastRun}`);
-    });
-    await family(
-      'camprobe_probe_last_success_timestamp_seconds',
-      'gauge',
-      'When the last successful run ended, seconds since the epoch; absent before the first success.',
-      (p, out) => {
-        if (p.lastSuccess !== undefined) out.push(`camprobe_probe_last_success_timestamp_seconds{${p.labels}} ${p.lastSuccess}`);
-      },
-    );
-    return `${parts.join('\n')}\n`;
+  /** The per-probe families (see writeFamilies for the event-loop turns it takes). */
+  private renderProbes(openMetrics: boolean): Promise<string> {
+    return writeFamilies([...this.probes.values()], FAMILIES, openMetrics);
   }
-}
-
-/** Cumulative buckets, `+Inf`, `_sum` and `_count`, as prom-client writes them. */
-function histogramLines(out: string[], name: string, labels: string, h: Buckets): void {
-  let cumulative = 0;
-  h.bounds.forEach((le, i) => {
-    cumulative += h.counts[i]!;
-    out.push(`${name}_bucket{${labels},le="${le}"} ${cumulative}`);
-  });
-  out.push(`${name}_bucket{${labels},le="+Inf"} ${h.count}`, `${name}_sum{${labels}} ${h.sum}`, `${name}_count{${labels}} ${h.count}`);
-}
-
-/** A label value as the text formats want it. */
-function escapeLabel(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 }
 
 function probeKey(target: string, probe: string): string {
