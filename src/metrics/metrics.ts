@@ -27,13 +27,14 @@
  *   `call` histogram, one per step), so a target with the three default probes stays
  *   under 150 (issue 6; docs/performance.md has the count `npm run bench` measures).
  */
-import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Metric, OpenMetricsContentType } from 'prom-client';
+import type { Registry, OpenMetricsContentType } from 'prom-client';
 import { REASONS } from '../core/outcome.js';
 import type { RunRecord, StepName } from '../core/outcome.js';
 import { escapeLabel, histogramLines, wantsOpenMetrics, writeFamilies } from './exposition.js';
 import type { Family, HistogramCounts } from './exposition.js';
+import { ClientFamilies, checkValueName } from './client-families.js';
 
+/** What ProbeMetrics is built from. */
 export interface MetricsOptions {
   version: string;
   commit: string;
@@ -43,6 +44,7 @@ export interface MetricsOptions {
   collectDefault?: boolean;
 }
 
+/** One (target, probe) as the daemon declares it to ProbeMetrics. */
 export interface ProbeSeries {
   target: string;
   probe: string;
@@ -67,73 +69,16 @@ const STEP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
  */
 export const HISTOGRAM_STEPS: ReadonlySet<StepName> = new Set<StepName>(['call']);
 const MAX_LABEL_LENGTH = 64;
-const LINTED_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
-const VALUE_NAME = /^[a-z][a-z0-9_]*$/;
-/** Value gauges share the `camprobe_` namespace with the built-in metrics. */
-const RESERVED_VALUE_PREFIXES = ['probe_', 'build_'];
 
 /** Every `(result, reason)` pair a run can produce; pre-created so `rate()` sees the first one. */
 const RESULT_REASONS: ReadonlyArray<{ result: 'success' | 'failure'; reason: string }> = REASONS.map(
   (reason) => ({ result: reason === 'ok' ? 'success' : 'failure', reason }),
 );
 
-/**
- * prom-client's OpenMetrics registry strips `_total` from a counter's `name` in place
- * while rendering (lib/registry.js `metrics()`), so a counter shared with the Prometheus
- * registry loses its suffix there after the first OpenMetrics scrape (see
- * prometheus/client_js#829). This registry renders the same families without mutating
- * them, through prom-client's per-family renderer.
- */
-class OpenMetricsRegistry extends Registry<OpenMetricsContentType> {
-  constructor() {
-    super();
-    this.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
-    if (typeof (this as unknown as FamilyRenderer).getMetricsAsString !== 'function') {
-      throw new Error('prom-client has no Registry#getMetricsAsString: update OpenMetricsRegistry');
-    }
-  }
-
-  override async metrics(): Promise<string> {
-    const renderer = this as unknown as FamilyRenderer;
-    const families = await Promise.all(
-      this.getMetricsAsArray().map((m) => {
-        const metric = m as unknown as Metric;
-        return renderer.getMetricsAsString((m.type as unknown) === 'counter' ? counterFamily(metric) : metric);
-      }),
-    );
-    return `${families.join('\n')}\n# EOF\n`;
-  }
-}
-
-/**
- * The untyped prom-client internal that renders one metric family. (Its typings also
- * declare `MetricType` as a numeric enum while the runtime value is the string
- * 'counter', hence the cast where it is compared.)
- */
-interface FamilyRenderer {
-  getMetricsAsString(metric: Pick<Metric, 'get'>): Promise<string>;
-}
-
-/** A read-only view of a counter named as OpenMetrics wants (samples get `_total` back). */
-function counterFamily(metric: Metric): Pick<Metric, 'get'> {
-  return {
-    get: async () => {
-      const family = await metric.get();
-      return { ...family, name: family.name.replace(/_total$/, '') };
-    },
-  } as Pick<Metric, 'get'>;
-}
-
 function checkLabel(kind: string, value: string): void {
   if (value.length === 0 || value.length > MAX_LABEL_LENGTH) {
     throw new RangeError(`${kind} name must be 1 to ${MAX_LABEL_LENGTH} characters, got ${value.length}`);
   }
-}
-
-interface ValueGauge {
-  gauge: Gauge<'target'>;
-  /** target → probes declaring this value there; the series goes when the last one does. */
-  declaredBy: Map<string, Set<string>>;
 }
 
 /** A histogram of one series set: per-bucket (not cumulative) counts, sum and count. */
@@ -158,8 +103,6 @@ class Buckets implements HistogramCounts {
 interface ProbeState {
   /** `target="…",probe="…"` plus `,location="…"` when set. */
   labels: string;
-  /** Value names the probe declared. */
-  values: readonly string[];
   /** `type="…"` for camprobe_probe_info, when the type was given. */
   typeLabel: string | undefined;
   success: number;
@@ -273,111 +216,58 @@ const FAMILIES: ReadonlyArray<Family<ProbeState>> = [
  * All camprobe metrics. The per-probe families (thousands of series with a thousand
  * targets) are kept in plain arrays and rendered here: prom-client allocates objects for
  * every series on every scrape, and at that scale most of a render went to collecting
- * them (docs/performance.md, change 1). prom-client still renders the rest: build info, value gauges and
- * the default process metrics, in a Prometheus and an OpenMetrics registry.
+ * them (docs/performance.md, change 1). prom-client still renders the rest
+ * (client-families.ts).
  */
 export class ProbeMetrics {
-  /** Renders the Prometheus text format (0.0.4) of the families prom-client owns. */
-  readonly registry: Registry;
-  /** Same families, rendered as OpenMetrics 1.0. */
-  readonly openMetricsRegistry: Registry<OpenMetricsContentType>;
-
-  private readonly valueGauges = new Map<string, ValueGauge>();
+  private readonly client: ClientFamilies;
   /** `target\0probe` → its series, in the order probes were added. */
   private readonly probes = new Map<string, ProbeState>();
   private readonly locationLabel: string;
-  private readonly reloadOk: Gauge;
-  private readonly reloadAt: Gauge;
-  private readonly shardInfo: Gauge<'index' | 'total'>;
-  private readonly shardTargets: Gauge;
 
+  /** Throws a RangeError on a location label of more than 64 characters. */
   constructor(opts: MetricsOptions) {
-    this.registry = new Registry();
-    this.openMetricsRegistry = new OpenMetricsRegistry();
-    const registers = [this.registry, this.openMetricsRegistry];
+    // Checked before prom-client's collectors start, so a refused label leaves none behind.
+    if (opts.location !== undefined) checkLabel('location', opts.location);
+    this.client = new ClientFamilies(opts);
+    this.locationLabel = opts.location === undefined ? '' : `,location="${escapeLabel(opts.location)}"`;
+  }
 
-    if (opts.collectDefault ?? true) {
-      // One set of collectors shared by both registries: a second call would start a
-      // second event-loop monitor and GC observer for the same numbers.
-      collectDefaultMetrics({ register: this.registry });
-      // prom-client also exports these as gauges named *_total, which promtool flags
-      // (a _total suffix promises a counter). The same numbers remain, by type, in
-      // nodejs_active_handles, nodejs_active_requests and nodejs_active_resources.
-      for (const name of LINTED_DEFAULT_METRICS) this.registry.removeSingleMetric(name);
-      for (const m of this.registry.getMetricsAsArray()) {
-        this.openMetricsRegistry.registerMetric(m as unknown as Metric);
-      }
-    }
-    this.locationLabel = '';
-    if (opts.location !== undefined) {
-      checkLabel('location', opts.location);
-      for (const r of registers) r.setDefaultLabels({ location: opts.location });
-      this.locationLabel = `,location="${escapeLabel(opts.location)}"`;
-    }
+  /** Renders the Prometheus text format (0.0.4) of the families prom-client owns. */
+  get registry(): Registry {
+    return this.client.registry;
+  }
 
-    new Gauge({
-      name: 'camprobe_build_info',
-      help: 'Build information; always 1.',
-      labelNames: ['version', 'commit', 'nodejs'],
-      registers,
-    }).set({ version: opts.version, commit: opts.commit, nodejs: process.version }, 1);
-    this.reloadOk = new Gauge({
-      name: 'camprobe_config_last_reload_successful',
-      help: 'Whether the last configuration (re)load succeeded (1) or was refused (0).',
-      registers,
-    });
-    this.reloadAt = new Gauge({
-      name: 'camprobe_config_last_reload_success_timestamp_seconds',
-      help: 'When the configuration was last loaded successfully, seconds since the epoch.',
-      registers,
-    });
-    this.shardInfo = new Gauge({
-      name: 'camprobe_shard_info',
-      help: 'The part of the targets this replica probes: shard index (0-based) of total; always 1.',
-      labelNames: ['index', 'total'],
-      registers,
-    });
-    this.shardTargets = new Gauge({
-      name: 'camprobe_shard_targets',
-      help: 'Configured targets this replica owns (all of them when not sharded).',
-      registers,
-    });
-    this.setShard({ index: 0, total: 1 }, 0);
+  /** Same families, rendered as OpenMetrics 1.0. */
+  get openMetricsRegistry(): Registry<OpenMetricsContentType> {
+    return this.client.openMetricsRegistry;
   }
 
   /** Which shard this replica is and how many targets it owns (set at start, again on reload). */
   setShard(shard: { index: number; total: number }, ownedTargets: number): void {
-    this.shardInfo.reset();
-    this.shardInfo.set({ index: String(shard.index), total: String(shard.total) }, 1);
-    this.shardTargets.set(ownedTargets);
+    this.client.setShard(shard, ownedTargets);
   }
 
   /** Records a configuration load at start or on reload; a refused one keeps the old timestamp. */
   recordConfigLoad(ok: boolean, atMs: number = Date.now()): void {
-    this.reloadOk.set(ok ? 1 : 0);
-    if (ok) this.reloadAt.set(atMs / 1000);
+    this.client.recordConfigLoad(ok, atMs);
   }
 
   /**
    * Creates every series of a (target, probe) that must exist from start-up (see the
-   * module comment). Idempotent. Throws on a name longer than 64 characters or an
-   * invalid value name.
+   * module comment). Idempotent. Throws a RangeError on a name longer than 64 characters
+   * or an invalid value name.
    */
   addProbe(s: ProbeSeries): void {
     checkLabel('target', s.target);
     checkLabel('probe', s.probe);
-    const names = Object.keys(s.values ?? {});
-    for (const name of names) {
-      if (!VALUE_NAME.test(name) || RESERVED_VALUE_PREFIXES.some((p) => name.startsWith(p))) {
-        throw new RangeError(`invalid value name "${name}": lowercase snake_case, not starting with probe_ or build_`);
-      }
-    }
+    const values = s.values ?? {};
+    for (const name of Object.keys(values)) checkValueName(name);
     if (s.type !== undefined) checkLabel('type', s.type);
     const key = probeKey(s.target, s.probe);
     if (this.probes.has(key)) return;
     this.probes.set(key, {
       labels: `target="${escapeLabel(s.target)}",probe="${escapeLabel(s.probe)}"${this.locationLabel}`,
-      values: names,
       typeLabel: s.type === undefined ? undefined : `type="${escapeLabel(s.type)}"`,
       success: 0,
       degraded: 0,
@@ -390,25 +280,7 @@ export class ProbeMetrics {
       stepHistograms: new Map(),
       stepLast: new Map(),
     });
-
-    for (const name of names) {
-      let vg = this.valueGauges.get(name);
-      if (vg === undefined) {
-        vg = {
-          gauge: new Gauge({
-            name: `camprobe_${name}`,
-            help: s.values?.[name] ?? name,
-            labelNames: ['target'],
-            registers: [this.registry, this.openMetricsRegistry],
-          }),
-          declaredBy: new Map(),
-        };
-        this.valueGauges.set(name, vg);
-      }
-      const probes = vg.declaredBy.get(s.target) ?? new Set<string>();
-      probes.add(s.probe);
-      vg.declaredBy.set(s.target, probes);
-    }
+    this.client.declareValues(s.target, s.probe, values);
   }
 
   /**
@@ -416,21 +288,7 @@ export class ProbeMetrics {
    * goes only when no other probe of the target declares that value.
    */
   removeProbe(target: string, probe: string): void {
-    const key = probeKey(target, probe);
-    const state = this.probes.get(key);
-    if (state === undefined) return;
-    this.probes.delete(key);
-
-    for (const name of state.values) {
-      const vg = this.valueGauges.get(name);
-      const probes = vg?.declaredBy.get(target);
-      if (vg === undefined || probes === undefined) continue;
-      probes.delete(probe);
-      if (probes.size === 0) {
-        vg.declaredBy.delete(target);
-        vg.gauge.remove({ target });
-      }
-    }
+    if (this.probes.delete(probeKey(target, probe))) this.client.withdrawValues(target, probe);
   }
 
   /**
@@ -466,9 +324,7 @@ export class ProbeMetrics {
       seen.add(s.step);
     }
 
-    for (const [name, value] of Object.entries(run.values ?? {})) {
-      if (state.values.includes(name)) this.valueGauges.get(name)?.gauge.set({ target: run.target }, value);
-    }
+    for (const [name, value] of Object.entries(run.values ?? {})) this.client.setValue(run.target, run.probe, name, value);
   }
 
   /** Counts a run skipped because the previous one was still running. */
@@ -483,7 +339,7 @@ export class ProbeMetrics {
    */
   async render(accept?: string): Promise<{ body: string; contentType: string }> {
     const openMetrics = wantsOpenMetrics(accept);
-    const registry = openMetrics ? this.openMetricsRegistry : this.registry;
+    const registry = this.client.registryFor(openMetrics);
     const own = await this.renderProbes(openMetrics);
     return { body: own + (await registry.metrics()), contentType: registry.contentType };
   }
