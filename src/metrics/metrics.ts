@@ -35,6 +35,7 @@ import { ClientFamilies, checkValueName } from './client-families.js';
 import { wantsOpenMetrics } from './exposition.js';
 import { ProbeSeriesTable, checkLabel } from './probe-series.js';
 
+/** Steps with a duration histogram; re-exported so callers keep one import path. */
 export { HISTOGRAM_STEPS } from './probe-series.js';
 
 /** What ProbeMetrics is built from. */
