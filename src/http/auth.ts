@@ -8,6 +8,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { HttpAuthConfig } from '../config/types.js';
 import { resolveSecret, type Redactor } from '../core/secrets.js';
 
+/** Decides whether a request to camprobe's HTTP server may proceed. */
 export interface HttpAuthorizer {
   /** The `WWW-Authenticate` challenge sent with a 401. */
   readonly challenge: string;
@@ -15,6 +16,11 @@ export interface HttpAuthorizer {
   check(authorization: string | undefined): boolean;
 }
 
+/**
+ * The authorizer for `server.auth`; the secret is added to `redactor` so no log shows it.
+ * Throws if the credential cannot be read now, so an unusable configuration is refused
+ * when it is loaded rather than on the first request.
+ */
 export function createHttpAuthorizer(
   cfg: HttpAuthConfig,
   redactor: Redactor,

@@ -10,6 +10,7 @@ import type { ProbeMetrics } from '../metrics/metrics.js';
 import type { RunHistory } from '../metrics/history.js';
 import type { HttpAuthorizer } from './auth.js';
 
+/** What the HTTP server reads; it owns none of it. */
 export interface HttpDeps {
   metrics: ProbeMetrics;
   history: RunHistory;
@@ -74,10 +75,18 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     keepAliveTimeout: 72_000,
     return503OnClosing: true,
   });
+  addAuthHook(app, deps);
+  addLogging(app);
+  addScrapeRoutes(app, deps);
+  addRunRoutes(app, deps);
+  return app;
+}
 
+/** Refuses every request but OPEN_PATHS without a credential the authorizer accepts. */
+function addAuthHook(app: FastifyInstance, deps: Pick<HttpDeps, 'authorizer'>): void {
   app.addHook('onRequest', async (req, reply) => {
     const authorizer = deps.authorizer?.();
-    if (authorizer === undefined || OPEN_PATHS.has(req.url.split('?', 1)[0]!)) return;
+    if (authorizer === undefined || OPEN_PATHS.has(req.url.split('?', 1)[0] ?? '')) return;
     let granted = false;
     try {
       granted = authorizer.check(req.headers.authorization);
@@ -93,7 +102,10 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
         .send({ statusCode: 401, error: 'Unauthorized', message: 'credentials required' });
     }
   });
+}
 
+/** A debug line per request, and errors answered without leaking internals. */
+function addLogging(app: FastifyInstance): void {
   app.addHook('onResponse', async (req, reply) => {
     req.log.debug(
       { method: req.method, url: req.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) },
@@ -114,7 +126,10 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
       message: statusCode >= 500 ? 'internal error' : err.message,
     });
   });
+}
 
+/** The index, the scrape endpoint, liveness and readiness. */
+function addScrapeRoutes(app: FastifyInstance, deps: Pick<HttpDeps, 'metrics' | 'isReady'>): void {
   app.get('/', async (_req, reply) => reply.type('text/plain; charset=utf-8').send(INDEX));
 
   app.get('/metrics', async (req, reply) => {
@@ -129,7 +144,10 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     if (ready) return { status: 'ready' };
     return reply.code(503).send({ status: 'not_ready', reason: reason ?? 'unknown' });
   });
+}
 
+/** The recent run history, for debugging. */
+function addRunRoutes(app: FastifyInstance, deps: Pick<HttpDeps, 'history'>): void {
   app.get<{ Querystring: RunsQuery }>('/api/runs', { schema: { querystring: runsQuerySchema } }, async (req) => {
     const q = req.query;
     const runs = deps.history.list({
@@ -140,6 +158,4 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     });
     return { runs };
   });
-
-  return app;
 }

@@ -5,6 +5,7 @@
  */
 import type { RunRecord } from '../core/outcome.js';
 
+/** Which runs `RunHistory.list` returns; every field narrows the list. */
 export interface RunFilter {
   target?: string;
   probe?: string;
@@ -58,6 +59,7 @@ interface Slot {
   failures: Ring<Entry>;
 }
 
+/** The recent runs of every (target, probe), as `/api/runs` shows them. */
 export class RunHistory {
   private readonly runs: number;
   private readonly failures: number;
@@ -73,6 +75,7 @@ export class RunHistory {
     this.failures = opts.failures;
   }
 
+  /** Keeps a finished run, dropping the oldest of its (target, probe) when the ring is full. */
   add(run: RunRecord): void {
     const key = slotKey(run.target, run.probe);
     let slot = this.slots.get(key);
@@ -85,6 +88,7 @@ export class RunHistory {
     if (run.result === 'failure') slot.failures.push(entry);
   }
 
+  /** Forgets a (target, probe) that is no longer configured. */
   remove(target: string, probe: string): void {
     this.slots.delete(slotKey(target, probe));
   }

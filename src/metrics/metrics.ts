@@ -1,6 +1,8 @@
 /**
- * Every metric camprobe exports. The runner reports finished runs here; probes never
- * touch this module (they report values through their context).
+ * Every metric camprobe exports, behind one object the daemon owns. The runner reports
+ * finished runs here; probes never touch this module (they report values through their
+ * context). The per-probe families live in probe-series.ts and are written by
+ * exposition.ts; prom-client renders the rest (client-families.ts).
  *
  * Which series exist when matters for alerting:
  * - From `addProbe` on, at 0: `camprobe_probe_success`, `camprobe_probe_duration_seconds`,
@@ -23,16 +25,20 @@
  *   `camprobe_<value>{target}` gauges appear when a run reports them: only steps a
  *   probe really runs get series, and a value that was never measured must not read as
  *   0 (0 cameras connected is an alarm, not a default).
- * - Series budget: at most about 53 per probe (31 at start-up, 2 timestamps, 10 for the
+ * - Series budget: at most 52 per probe (32 at start-up, 2 timestamps, 10 for the
  *   `call` histogram, one per step), so a target with the three default probes stays
- *   under 150 (issue 6; the series count is measured by `npm run bench`).
+ *   under 150 (issue 6; docs/performance.md has the count `npm run bench` measures).
  */
-import { performance } from 'node:perf_hooks';
-import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Metric, OpenMetricsContentType } from 'prom-client';
-import { REASONS } from '../core/outcome.js';
-import type { RunRecord, StepName } from '../core/outcome.js';
+import type { Registry, OpenMetricsContentType } from 'prom-client';
+import type { RunRecord } from '../core/outcome.js';
+import { ClientFamilies, checkValueName } from './client-families.js';
+import { wantsOpenMetrics } from './exposition.js';
+import { ProbeSeriesTable, checkLabel } from './probe-series.js';
 
+/** Steps with a duration histogram; re-exported so callers keep one import path. */
+export { HISTOGRAM_STEPS } from './probe-series.js';
+
+/** What ProbeMetrics is built from. */
 export interface MetricsOptions {
   version: string;
   commit: string;
@@ -42,6 +48,7 @@ export interface MetricsOptions {
   collectDefault?: boolean;
 }
 
+/** One (target, probe) as the daemon declares it to ProbeMetrics. */
 export interface ProbeSeries {
   target: string;
   probe: string;
@@ -52,285 +59,54 @@ export interface ProbeSeries {
 }
 
 /**
- * Run durations, around the documented 50 ms / 100 ms targets and up to the timeouts.
- * Every bucket is a series per probe: 8 buckets are 11 series with `_sum` and `_count`.
- */
-const RUN_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 1, 2.5, 10];
-/** The `call` step, around the 50 ms latency objective (the SLO rules read le="0.05"). */
-const STEP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
-/**
- * Steps that get a duration histogram: `call`, the status call the latency SLO is about.
- * Every other step only exports the duration of its last run (one series each), which is
- * enough to see which step is slow and keeps a target at about 130 series.
- */
-export const HISTOGRAM_STEPS: ReadonlySet<StepName> = new Set<StepName>(['call']);
-const MAX_LABEL_LENGTH = 64;
-const LINTED_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
-const VALUE_NAME = /^[a-z][a-z0-9_]*$/;
-/** Value gauges share the `camprobe_` namespace with the built-in metrics. */
-const RESERVED_VALUE_PREFIXES = ['probe_', 'build_'];
-
-/** Every `(result, reason)` pair a run can produce; pre-created so `rate()` sees the first one. */
-const RESULT_REASONS: ReadonlyArray<{ result: 'success' | 'failure'; reason: string }> = REASONS.map(
-  (reason) => ({ result: reason === 'ok' ? 'success' : 'failure', reason }),
-);
-
-/**
- * prom-client's OpenMetrics registry strips `_total` from a counter's `name` in place
- * while rendering (lib/registry.js `metrics()`), so a counter shared with the Prometheus
- * registry loses its suffix there after the first OpenMetrics scrape (see
- * prometheus/client_js#829). This registry renders the same families without mutating
- * them, through prom-client's per-family renderer.
- */
-class OpenMetricsRegistry extends Registry<OpenMetricsContentType> {
-  constructor() {
-    super();
-    this.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
-    if (typeof (this as unknown as FamilyRenderer).getMetricsAsString !== 'function') {
-      throw new Error('prom-client has no Registry#getMetricsAsString: update OpenMetricsRegistry');
-    }
-  }
-
-  override async metrics(): Promise<string> {
-    const renderer = this as unknown as FamilyRenderer;
-    const families = await Promise.all(
-      this.getMetricsAsArray().map((m) => {
-        const metric = m as unknown as Metric;
-        return renderer.getMetricsAsString((m.type as unknown) === 'counter' ? counterFamily(metric) : metric);
-      }),
-    );
-    return `${families.join('\n')}\n# EOF\n`;
-  }
-}
-
-/**
- * The untyped prom-client internal that renders one metric family. (Its typings also
- * declare `MetricType` as a numeric enum while the runtime value is the string
- * 'counter', hence the cast where it is compared.)
- */
-interface FamilyRenderer {
-  getMetricsAsString(metric: Pick<Metric, 'get'>): Promise<string>;
-}
-
-/** A read-only view of a counter named as OpenMetrics wants (samples get `_total` back). */
-function counterFamily(metric: Metric): Pick<Metric, 'get'> {
-  return {
-    get: async () => {
-      const family = await metric.get();
-      return { ...family, name: family.name.replace(/_total$/, '') };
-    },
-  } as Pick<Metric, 'get'>;
-}
-
-function checkLabel(kind: string, value: string): void {
-  if (value.length === 0 || value.length > MAX_LABEL_LENGTH) {
-    throw new RangeError(`${kind} name must be 1 to ${MAX_LABEL_LENGTH} characters, got ${value.length}`);
-  }
-}
-
-/** Whether an Accept header asks for OpenMetrics (any q > 0). */
-function wantsOpenMetrics(accept: string | undefined): boolean {
-  if (!accept) return false;
-  return accept.split(',').some((range) => {
-    const [type = '', ...params] = range.split(';').map((s) => s.trim().toLowerCase());
-    if (type !== 'application/openmetrics-text') return false;
-    const q = params.find((p) => p.startsWith('q='));
-    return q === undefined || Number(q.slice(2)) > 0;
-  });
-}
-
-interface ValueGauge {
-  gauge: Gauge<'target'>;
-  /** target → probes declaring this value there; the series goes when the last one does. */
-  declaredBy: Map<string, Set<string>>;
-}
-
-/** A histogram of one series set: per-bucket (not cumulative) counts, sum and count. */
-class Buckets {
-  readonly counts: Float64Array;
-  sum = 0;
-  count = 0;
-
-  constructor(readonly bounds: readonly number[]) {
-    this.counts = new Float64Array(bounds.length);
-  }
-
-  observe(v: number): void {
-    this.sum += v;
-    this.count++;
-    const i = this.bounds.findIndex((b) => v <= b);
-    if (i >= 0) this.counts[i]! += 1;
-  }
-}
-
-/** Everything exported for one (target, probe), with its label text escaped once. */
-interface ProbeState {
-  /** `target="…",probe="…"` plus `,location="…"` when set. */
-  labels: string;
-  /** Value names the probe declared. */
-  values: readonly string[];
-  /** `type="…"` for camprobe_probe_info, when the type was given. */
-  typeLabel: string | undefined;
-  success: number;
-  /** 1 when the last run succeeded but missed its degraded_after objective. */
-  degraded: number;
-  degradedRuns: number;
-  /** Indexed like RESULT_REASONS. */
-  runs: Float64Array;
-  skipped: number;
-  lastRun: number | undefined;
-  lastSuccess: number | undefined;
-  duration: Buckets;
-  stepHistograms: Map<StepName, Buckets>;
-  /** Step → its duration in the last run that had it (the slowest occurrence there). */
-  stepLast: Map<StepName, number>;
-}
-
-/** Longest stretch of rendering between two turns of the event loop, in ms. */
-const RENDER_SLICE_MS = 5;
-
-const REASON_INDEX = new Map(RESULT_REASONS.map((rr, i) => [rr.reason, i]));
-
-/**
- * All camprobe metrics. The per-probe families (thousands of series with a thousand
- * targets) are kept in plain arrays and rendered here: prom-client allocates objects for
- * every series on every scrape, which took 0.7 s and most of it in GC at 1,000 targets
- * (docs/performance.md). prom-client still renders the rest: build info, value gauges and
- * the default process metrics, in a Prometheus and an OpenMetrics registry.
+ * All camprobe metrics: the per-probe series, which camprobe writes itself because there
+ * are thousands of them (probe-series.ts says why), then the families prom-client
+ * renders, in the Prometheus text format or OpenMetrics as the scraper asks.
  */
 export class ProbeMetrics {
-  /** Renders the Prometheus text format (0.0.4) of the families prom-client owns. */
-  readonly registry: Registry;
-  /** Same families, rendered as OpenMetrics 1.0. */
-  readonly openMetricsRegistry: Registry<OpenMetricsContentType>;
+  private readonly series: ProbeSeriesTable;
+  private readonly client: ClientFamilies;
 
-  private readonly valueGauges = new Map<string, ValueGauge>();
-  /** `target\0probe` → its series, in the order probes were added. */
-  private readonly probes = new Map<string, ProbeState>();
-  private readonly locationLabel: string;
-  private readonly reloadOk: Gauge;
-  private readonly reloadAt: Gauge;
-  private readonly shardInfo: Gauge<'index' | 'total'>;
-  private readonly shardTargets: Gauge;
-
+  /** Throws a RangeError on a location label of more than 64 characters. */
   constructor(opts: MetricsOptions) {
-    this.registry = new Registry();
-    this.openMetricsRegistry = new OpenMetricsRegistry();
-    const registers = [this.registry, this.openMetricsRegistry];
+    // Checked before prom-client's collectors start, so a refused label leaves none behind.
+    if (opts.location !== undefined) checkLabel('location', opts.location);
+    this.client = new ClientFamilies(opts);
+    this.series = new ProbeSeriesTable(opts.location);
+  }
 
-    if (opts.collectDefault ?? true) {
-      // One set of collectors shared by both registries: a second call would start a
-      // second event-loop monitor and GC observer for the same numbers.
-      collectDefaultMetrics({ register: this.registry });
-      // prom-client also exports these as gauges named *_total, which promtool flags
-      // (a _total suffix promises a counter). The same numbers remain, by type, in
-      // nodejs_active_handles, nodejs_active_requests and nodejs_active_resources.
-      for (const name of LINTED_DEFAULT_METRICS) this.registry.removeSingleMetric(name);
-      for (const m of this.registry.getMetricsAsArray()) {
-        this.openMetricsRegistry.registerMetric(m as unknown as Metric);
-      }
-    }
-    this.locationLabel = '';
-    if (opts.location !== undefined) {
-      checkLabel('location', opts.location);
-      for (const r of registers) r.setDefaultLabels({ location: opts.location });
-      this.locationLabel = `,location="${escapeLabel(opts.location)}"`;
-    }
+  /** Renders the Prometheus text format (0.0.4) of the families prom-client owns. */
+  get registry(): Registry {
+    return this.client.registry;
+  }
 
-    new Gauge({
-      name: 'camprobe_build_info',
-      help: 'Build information; always 1.',
-      labelNames: ['version', 'commit', 'nodejs'],
-      registers,
-    }).set({ version: opts.version, commit: opts.commit, nodejs: process.version }, 1);
-    this.reloadOk = new Gauge({
-      name: 'camprobe_config_last_reload_successful',
-      help: 'Whether the last configuration (re)load succeeded (1) or was refused (0).',
-      registers,
-    });
-    this.reloadAt = new Gauge({
-      name: 'camprobe_config_last_reload_success_timestamp_seconds',
-      help: 'When the configuration was last loaded successfully, seconds since the epoch.',
-      registers,
-    });
-    this.shardInfo = new Gauge({
-      name: 'camprobe_shard_info',
-      help: 'The part of the targets this replica probes: shard index (0-based) of total; always 1.',
-      labelNames: ['index', 'total'],
-      registers,
-    });
-    this.shardTargets = new Gauge({
-      name: 'camprobe_shard_targets',
-      help: 'Configured targets this replica owns (all of them when not sharded).',
-      registers,
-    });
-    this.setShard({ index: 0, total: 1 }, 0);
+  /** Same families, rendered as OpenMetrics 1.0. */
+  get openMetricsRegistry(): Registry<OpenMetricsContentType> {
+    return this.client.openMetricsRegistry;
   }
 
   /** Which shard this replica is and how many targets it owns (set at start, again on reload). */
   setShard(shard: { index: number; total: number }, ownedTargets: number): void {
-    this.shardInfo.reset();
-    this.shardInfo.set({ index: String(shard.index), total: String(shard.total) }, 1);
-    this.shardTargets.set(ownedTargets);
+    this.client.setShard(shard, ownedTargets);
   }
 
   /** Records a configuration load at start or on reload; a refused one keeps the old timestamp. */
   recordConfigLoad(ok: boolean, atMs: number = Date.now()): void {
-    this.reloadOk.set(ok ? 1 : 0);
-    if (ok) this.reloadAt.set(atMs / 1000);
+    this.client.recordConfigLoad(ok, atMs);
   }
 
   /**
    * Creates every series of a (target, probe) that must exist from start-up (see the
-   * module comment). Idempotent. Throws on a name longer than 64 characters or an
-   * invalid value name.
+   * module comment). Idempotent. Throws a RangeError on a name longer than 64 characters
+   * or an invalid value name.
    */
   addProbe(s: ProbeSeries): void {
     checkLabel('target', s.target);
     checkLabel('probe', s.probe);
-    const names = Object.keys(s.values ?? {});
-    for (const name of names) {
-      if (!VALUE_NAME.test(name) || RESERVED_VALUE_PREFIXES.some((p) => name.startsWith(p))) {
-        throw new RangeError(`invalid value name "${name}": lowercase snake_case, not starting with probe_ or build_`);
-      }
-    }
+    const values = s.values ?? {};
+    for (const name of Object.keys(values)) checkValueName(name);
     if (s.type !== undefined) checkLabel('type', s.type);
-    const key = probeKey(s.target, s.probe);
-    if (this.probes.has(key)) return;
-    this.probes.set(key, {
-      labels: `target="${escapeLabel(s.target)}",probe="${escapeLabel(s.probe)}"${this.locationLabel}`,
-      values: names,
-      typeLabel: s.type === undefined ? undefined : `type="${escapeLabel(s.type)}"`,
-      success: 0,
-      degraded: 0,
-      degradedRuns: 0,
-      runs: new Float64Array(RESULT_REASONS.length),
-      skipped: 0,
-      lastRun: undefined,
-      lastSuccess: undefined,
-      duration: new Buckets(RUN_BUCKETS),
-      stepHistograms: new Map(),
-      stepLast: new Map(),
-    });
-
-    for (const name of names) {
-      let vg = this.valueGauges.get(name);
-      if (vg === undefined) {
-        vg = {
-          gauge: new Gauge({
-            name: `camprobe_${name}`,
-            help: s.values?.[name] ?? name,
-            labelNames: ['target'],
-            registers: [this.registry, this.openMetricsRegistry],
-          }),
-          declaredBy: new Map(),
-        };
-        this.valueGauges.set(name, vg);
-      }
-      const probes = vg.declaredBy.get(s.target) ?? new Set<string>();
-      probes.add(s.probe);
-      vg.declaredBy.set(s.target, probes);
-    }
+    if (this.series.add(s.target, s.probe, s.type)) this.client.declareValues(s.target, s.probe, values);
   }
 
   /**
@@ -338,21 +114,7 @@ export class ProbeMetrics {
    * goes only when no other probe of the target declares that value.
    */
   removeProbe(target: string, probe: string): void {
-    const key = probeKey(target, probe);
-    const state = this.probes.get(key);
-    if (state === undefined) return;
-    this.probes.delete(key);
-
-    for (const name of state.values) {
-      const vg = this.valueGauges.get(name);
-      const probes = vg?.declaredBy.get(target);
-      if (vg === undefined || probes === undefined) continue;
-      probes.delete(probe);
-      if (probes.size === 0) {
-        vg.declaredBy.delete(target);
-        vg.gauge.remove({ target });
-      }
-    }
+    if (this.series.remove(target, probe)) this.client.withdrawValues(target, probe);
   }
 
   /**
@@ -361,154 +123,24 @@ export class ProbeMetrics {
    * back series of a probe that is gone. Values the probe did not declare are ignored.
    */
   recordRun(run: RunRecord): void {
-    const state = this.probes.get(probeKey(run.target, run.probe));
-    if (state === undefined) return;
-
-    const endSeconds = (run.startedAtMs + run.durationMs) / 1000;
-    const ok = run.result === 'success';
-    state.success = ok ? 1 : 0;
-    state.degraded = ok && run.degraded ? 1 : 0;
-    if (ok && run.degraded) state.degradedRuns++;
-    state.duration.observe(run.durationMs / 1000);
-    const i = REASON_INDEX.get(run.reason);
-    if (i !== undefined) state.runs[i]! += 1;
-    state.lastRun = endSeconds;
-    if (ok) state.lastSuccess = endSeconds;
-
-    const seen = new Set<StepName>();
-    for (const s of run.steps) {
-      const seconds = s.durationMs / 1000;
-      if (HISTOGRAM_STEPS.has(s.step)) {
-        let h = state.stepHistograms.get(s.step);
-        if (h === undefined) state.stepHistograms.set(s.step, (h = new Buckets(STEP_BUCKETS)));
-        h.observe(seconds);
-      }
-      const last = state.stepLast.get(s.step);
-      state.stepLast.set(s.step, seen.has(s.step) && last !== undefined ? Math.max(last, seconds) : seconds);
-      seen.add(s.step);
-    }
-
-    for (const [name, value] of Object.entries(run.values ?? {})) {
-      if (state.values.includes(name)) this.valueGauges.get(name)?.gauge.set({ target: run.target }, value);
-    }
+    if (!this.series.recordRun(run) || run.values === undefined) return;
+    for (const [name, value] of Object.entries(run.values)) this.client.setValue(run.target, run.probe, name, value);
   }
 
   /** Counts a run skipped because the previous one was still running. */
   recordSkip(target: string, probe: string): void {
-    const state = this.probes.get(probeKey(target, probe));
-    if (state) state.skipped++;
+    this.series.recordSkip(target, probe);
   }
 
   /**
    * Text for a scrape: OpenMetrics when `accept` (the request's Accept header) asks for
-   * `application/openmetrics-text`, the Prometheus text format otherwise.
+   * `application/openmetrics-text`, the Prometheus text format otherwise. The per-probe
+   * families give the event loop turns while they are written (exposition.ts).
    */
   async render(accept?: string): Promise<{ body: string; contentType: string }> {
     const openMetrics = wantsOpenMetrics(accept);
-    const registry = openMetrics ? this.openMetricsRegistry : this.registry;
-    const own = await this.renderProbes(openMetrics);
+    const registry = this.client.registryFor(openMetrics);
+    const own = await this.series.render(openMetrics);
     return { body: own + (await registry.metrics()), contentType: registry.contentType };
   }
-
-  /**
-   * The per-probe families. Every RENDER_SLICE_MS the event loop gets a turn, so a
-   * scrape of a thousand targets does not hold back the timers of runs that are due. A
-   * series is read in one go (a histogram's buckets agree with its count); series of
-   * different probes may be a run apart, as with any scrape taken while runs finish.
-   */
-  private async renderProbes(openMetrics: boolean): Promise<string> {
-    const all = [...this.probes.values()];
-    const parts: string[] = [];
-    let sliceStart = performance.now();
-    const family = async (name: string, type: string, help: string, lines: (p: ProbeState, out: string[]) => void) => {
-      const head = type === 'counter' && openMetrics ? name.replace(/_total$/, '') : name;
-      const out = [`# HELP ${head} ${help}`, `# TYPE ${head} ${type}`];
-      for (let i = 0; i < all.length; i++) {
-        lines(all[i]!, out);
-        if (i % 16 === 15 && performance.now() - sliceStart > RENDER_SLICE_MS) {
-          await new Promise<void>((resolve) => setImmediate(resolve));
-          sliceStart = performance.now();
-        }
-      }
-      parts.push(out.join('\n'));
-    };
-    await family('camprobe_probe_success', 'gauge', 'Whether the last finished run succeeded (1) or failed (0); 0 before the first run.', (p, out) => {
-      out.push(`camprobe_probe_success{${p.labels}} ${p.success}`);
-    });
-    await family('camprobe_probe_duration_seconds', 'histogram', 'Duration of probe runs, successful or not, in seconds.', (p, out) => {
-      histogramLines(out, 'camprobe_probe_duration_seconds', p.labels, p.duration);
-    });
-    await family(
-      'camprobe_probe_step_duration_seconds',
-      'histogram',
-      `Duration of the steps ${[...HISTOGRAM_STEPS].join(', ')} of probe runs, in seconds.`,
-      (p, out) => {
-        for (const [step, h] of p.stepHistograms) histogramLines(out, 'camprobe_probe_step_duration_seconds', `${p.labels},step="${step}"`, h);
-      },
-    );
-    await family(
-      'camprobe_probe_step_last_duration_seconds',
-      'gauge',
-      'Duration of each step in the last run that had it (its slowest occurrence there), in seconds.',
-      (p, out) => {
-        for (const [step, v] of p.stepLast) out.push(`camprobe_probe_step_last_duration_seconds{${p.labels},step="${step}"} ${v}`);
-      },
-    );
-    await family('camprobe_probe_runs_total', 'counter', 'Finished probe runs by result and reason.', (p, out) => {
-      RESULT_REASONS.forEach((rr, i) => out.push(`camprobe_probe_runs_total{${p.labels},result="${rr.result}",reason="${rr.reason}"} ${p.runs[i]}`));
-    });
-    await family(
-      'camprobe_probe_degraded',
-      'gauge',
-      'Whether the last finished run succeeded but missed its degraded_after latency objective (1); 0 otherwise.',
-      (p, out) => {
-        out.push(`camprobe_probe_degraded{${p.labels}} ${p.degraded}`);
-      },
-    );
-    await family(
-      'camprobe_probe_degraded_runs_total',
-      'counter',
-      'Successful runs that missed their degraded_after latency objective (also counted as successes in camprobe_probe_runs_total).',
-      (p, out) => {
-        out.push(`camprobe_probe_degraded_runs_total{${p.labels}} ${p.degradedRuns}`);
-      },
-    );
-    await family('camprobe_probe_info', 'gauge', 'The type of each configured probe; always 1.', (p, out) => {
-      if (p.typeLabel !== undefined) out.push(`camprobe_probe_info{${p.labels},${p.typeLabel}} 1`);
-    });
-    await family('camprobe_probe_skipped_total', 'counter', 'Runs skipped because the previous run of the probe was still going.', (p, out) => {
-      out.push(`camprobe_probe_skipped_total{${p.labels}} ${p.skipped}`);
-    });
-    await family('camprobe_probe_last_run_timestamp_seconds', 'gauge', 'When the last run ended, seconds since the epoch; absent before the first run.', (p, out) => {
-      if (p.lastRun !== undefined) out.push(`camprobe_probe_last_run_timestamp_seconds{${p.labels}} ${p.lastRun}`);
-    });
-    await family(
-      'camprobe_probe_last_success_timestamp_seconds',
-      'gauge',
-      'When the last successful run ended, seconds since the epoch; absent before the first success.',
-      (p, out) => {
-        if (p.lastSuccess !== undefined) out.push(`camprobe_probe_last_success_timestamp_seconds{${p.labels}} ${p.lastSuccess}`);
-      },
-    );
-    return `${parts.join('\n')}\n`;
-  }
-}
-
-/** Cumulative buckets, `+Inf`, `_sum` and `_count`, as prom-client writes them. */
-function histogramLines(out: string[], name: string, labels: string, h: Buckets): void {
-  let cumulative = 0;
-  h.bounds.forEach((le, i) => {
-    cumulative += h.counts[i]!;
-    out.push(`${name}_bucket{${labels},le="${le}"} ${cumulative}`);
-  });
-  out.push(`${name}_bucket{${labels},le="+Inf"} ${h.count}`, `${name}_sum{${labels}} ${h.sum}`, `${name}_count{${labels}} ${h.count}`);
-}
-
-/** A label value as the text formats want it. */
-function escapeLabel(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
-}
-
-function probeKey(target: string, probe: string): string {
-  return `${target}\0${probe}`;
 }

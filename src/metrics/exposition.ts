@@ -1,0 +1,103 @@
+/**
+ * The text camprobe writes itself for a scrape, in the Prometheus text format (0.0.4) or
+ * OpenMetrics 1.0: label escaping, histogram lines, the OpenMetrics family names, and
+ * writing many series without holding the event loop. What the series are is the
+ * caller's business (probe-series.ts); prom-client writes its own families.
+ */
+import { performance } from 'node:perf_hooks';
+
+/** The metric types camprobe writes itself. */
+export type FamilyType = 'gauge' | 'counter' | 'histogram';
+
+/**
+ * One metric family over a list of items (one item, any number of series). `lines`
+ * appends the item's sample lines, without a trailing newline, to `out`.
+ */
+export interface Family<T> {
+  readonly name: string;
+  readonly type: FamilyType;
+  readonly help: string;
+  readonly lines: (item: T, out: string[]) => void;
+}
+
+/** What `histogramLines` reads: per-bucket (not cumulative) counts, their sum and count. */
+export interface HistogramCounts {
+  readonly bounds: readonly number[];
+  readonly counts: ArrayLike<number>;
+  readonly sum: number;
+  readonly count: number;
+}
+
+/**
+ * Longest stretch of writing between two turns of the event loop, in ms: short enough
+ * that a run falling due during a scrape starts about on time, long enough that the turns
+ * themselves (each runs whatever I/O is ready) stay few. docs/performance.md (change 5)
+ * has the measurements behind the choice.
+ */
+export const RENDER_SLICE_MS = 5;
+
+/** How many items are written between two looks at the clock; reading it costs too. */
+const CLOCK_EVERY = 16;
+
+/** Whether an Accept header asks for OpenMetrics (any q > 0). */
+export function wantsOpenMetrics(accept: string | undefined): boolean {
+  if (!accept) return false;
+  return accept.split(',').some((range) => {
+    const [type = '', ...params] = range.split(';').map((s) => s.trim().toLowerCase());
+    if (type !== 'application/openmetrics-text') return false;
+    const q = params.find((p) => p.startsWith('q='));
+    return q === undefined || Number(q.slice(2)) > 0;
+  });
+}
+
+/** A label value as both text formats want it. */
+export function escapeLabel(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+}
+
+/**
+ * The name in a family's HELP and TYPE lines. OpenMetrics names a counter family without
+ * its `_total`, which stays on the samples; the Prometheus format keeps it everywhere.
+ */
+export function familyName(name: string, type: FamilyType, openMetrics: boolean): string {
+  return type === 'counter' && openMetrics ? name.replace(/_total$/, '') : name;
+}
+
+/** Cumulative buckets, `+Inf`, `_sum` and `_count`, as prom-client writes them. */
+export function histogramLines(out: string[], name: string, labels: string, h: HistogramCounts): void {
+  let cumulative = 0;
+  h.bounds.forEach((le, i) => {
+    cumulative += h.counts[i] ?? 0;
+    out.push(`${name}_bucket{${labels},le="${le}"} ${cumulative}`);
+  });
+  out.push(`${name}_bucket{${labels},le="+Inf"} ${h.count}`, `${name}_sum{${labels}} ${h.sum}`, `${name}_count{${labels}} ${h.count}`);
+}
+
+/**
+ * The text of `families` over `items`, family after family, newline-terminated. Every
+ * RENDER_SLICE_MS the event loop gets a turn, so a scrape of a thousand targets does not
+ * hold back the timers of runs that are due. One item's lines of a family are written in
+ * one go (a histogram's buckets agree with its count); different items, or one item in
+ * different families, may be read a run apart, as with any scrape taken while runs finish.
+ */
+export async function writeFamilies<T>(items: readonly T[], families: readonly Family<T>[], openMetrics: boolean): Promise<string> {
+  const parts: string[] = [];
+  let sliceStart = performance.now();
+  for (const family of families) {
+    const head = familyName(family.name, family.type, openMetrics);
+    const out = [`# HELP ${head} ${family.help}`, `# TYPE ${head} ${family.type}`];
+    let sinceClock = 0;
+    for (const item of items) {
+      family.lines(item, out);
+      if (++sinceClock === CLOCK_EVERY) {
+        sinceClock = 0;
+        if (performance.now() - sliceStart > RENDER_SLICE_MS) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          sliceStart = performance.now();
+        }
+      }
+    }
+    parts.push(out.join('\n'));
+  }
+  return `${parts.join('\n')}\n`;
+}

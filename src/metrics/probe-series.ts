@@ -1,0 +1,266 @@
+/**
+ * The series of every (target, probe): their state as plain numbers, updated by each run,
+ * and the families they are written as. Thousands of series at a thousand targets:
+ * prom-client allocates objects for every series on every scrape, and at that scale most
+ * of a render went to collecting them (docs/performance.md, change 1). Here each probe's
+ * label text is escaped once, when it is added, and a scrape only formats numbers.
+ */
+import { REASONS } from '../core/outcome.js';
+import type { RunRecord, StepName } from '../core/outcome.js';
+import { escapeLabel, histogramLines, writeFamilies } from './exposition.js';
+import type { Family, HistogramCounts } from './exposition.js';
+
+/**
+ * Run durations, around the documented 50 ms / 100 ms targets and up to the timeouts.
+ * Every bucket is a series per probe: 8 buckets are 11 series with `_sum` and `_count`.
+ */
+const RUN_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 1, 2.5, 10];
+/** The `call` step, around the 50 ms latency objective (the SLO rules read le="0.05"). */
+const STEP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+
+/**
+ * Steps that get a duration histogram: `call`, the status call the latency SLO is about.
+ * Every other step only exports the duration of its last run (one series each), which is
+ * enough to see which step is slow and keeps a target within its series budget (see
+ * metrics.ts).
+ */
+export const HISTOGRAM_STEPS: ReadonlySet<StepName> = new Set<StepName>(['call']);
+
+/** Bounds label text, hence the size of a scrape and of what Prometheus stores. */
+const MAX_LABEL_LENGTH = 64;
+
+/** Every `(result, reason)` pair a run can produce; pre-created so `rate()` sees the first one. */
+const RESULT_REASONS: ReadonlyArray<{ result: 'success' | 'failure'; reason: string }> = REASONS.map(
+  (reason) => ({ result: reason === 'ok' ? 'success' : 'failure', reason }),
+);
+const REASON_INDEX = new Map(RESULT_REASONS.map((rr, i) => [rr.reason, i]));
+
+/**
+ * Throws a RangeError unless `value`, the value of label `kind`, has 1 to 64 characters.
+ */
+export function checkLabel(kind: string, value: string): void {
+  if (value.length === 0 || value.length > MAX_LABEL_LENGTH) {
+    throw new RangeError(`${kind} name must be 1 to ${MAX_LABEL_LENGTH} characters, got ${value.length}`);
+  }
+}
+
+/** A histogram of one series set: per-bucket (not cumulative) counts, sum and count. */
+class Buckets implements HistogramCounts {
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
+
+  constructor(readonly bounds: readonly number[]) {
+    this.counts = new Float64Array(bounds.length);
+  }
+
+  observe(v: number): void {
+    this.sum += v;
+    this.count++;
+    const i = this.bounds.findIndex((b) => v <= b);
+    if (i >= 0) this.counts[i] = (this.counts[i] ?? 0) + 1;
+  }
+}
+
+/** Everything exported for one (target, probe), with its label text escaped once. */
+interface ProbeState {
+  /** `target="…",probe="…"` plus `,location="…"` when set. */
+  labels: string;
+  /** `type="…"` for camprobe_probe_info, when the type was given. */
+  typeLabel: string | undefined;
+  success: number;
+  /** 1 when the last run succeeded but missed its degraded_after objective. */
+  degraded: number;
+  degradedRuns: number;
+  /** Indexed like RESULT_REASONS. */
+  runs: Float64Array;
+  skipped: number;
+  lastRun: number | undefined;
+  lastSuccess: number | undefined;
+  duration: Buckets;
+  stepHistograms: Map<StepName, Buckets>;
+  /** Step → its duration in the last run that had it (the slowest occurrence there). */
+  stepLast: Map<StepName, number>;
+}
+
+/** The per-probe families, in the order a scrape shows them. */
+const FAMILIES: ReadonlyArray<Family<ProbeState>> = [
+  {
+    name: 'camprobe_probe_success',
+    type: 'gauge',
+    help: 'Whether the last finished run succeeded (1) or failed (0); 0 before the first run.',
+    lines: (p, out) => {
+      out.push(`camprobe_probe_success{${p.labels}} ${p.success}`);
+    },
+  },
+  {
+    name: 'camprobe_probe_duration_seconds',
+    type: 'histogram',
+    help: 'Duration of probe runs, successful or not, in seconds.',
+    lines: (p, out) => histogramLines(out, 'camprobe_probe_duration_seconds', p.labels, p.duration),
+  },
+  {
+    name: 'camprobe_probe_step_duration_seconds',
+    type: 'histogram',
+    help: `Duration of the steps ${[...HISTOGRAM_STEPS].join(', ')} of probe runs, in seconds.`,
+    lines: (p, out) => {
+      for (const [step, h] of p.stepHistograms) histogramLines(out, 'camprobe_probe_step_duration_seconds', `${p.labels},step="${step}"`, h);
+    },
+  },
+  {
+    name: 'camprobe_probe_step_last_duration_seconds',
+    type: 'gauge',
+    help: 'Duration of each step in the last run that had it (its slowest occurrence there), in seconds.',
+    lines: (p, out) => {
+      for (const [step, v] of p.stepLast) out.push(`camprobe_probe_step_last_duration_seconds{${p.labels},step="${step}"} ${v}`);
+    },
+  },
+  {
+    name: 'camprobe_probe_runs_total',
+    type: 'counter',
+    help: 'Finished probe runs by result and reason.',
+    lines: (p, out) => {
+      RESULT_REASONS.forEach((rr, i) => out.push(`camprobe_probe_runs_total{${p.labels},result="${rr.result}",reason="${rr.reason}"} ${p.runs[i]}`));
+    },
+  },
+  {
+    name: 'camprobe_probe_degraded',
+    type: 'gauge',
+    help: 'Whether the last finished run succeeded but missed its degraded_after latency objective (1); 0 otherwise.',
+    lines: (p, out) => {
+      out.push(`camprobe_probe_degraded{${p.labels}} ${p.degraded}`);
+    },
+  },
+  {
+    name: 'camprobe_probe_degraded_runs_total',
+    type: 'counter',
+    help: 'Successful runs that missed their degraded_after latency objective (also counted as successes in camprobe_probe_runs_total).',
+    lines: (p, out) => {
+      out.push(`camprobe_probe_degraded_runs_total{${p.labels}} ${p.degradedRuns}`);
+    },
+  },
+  {
+    name: 'camprobe_probe_info',
+    type: 'gauge',
+    help: 'The type of each configured probe; always 1.',
+    lines: (p, out) => {
+      if (p.typeLabel !== undefined) out.push(`camprobe_probe_info{${p.labels},${p.typeLabel}} 1`);
+    },
+  },
+  {
+    name: 'camprobe_probe_skipped_total',
+    type: 'counter',
+    help: 'Runs skipped because the previous run of the probe was still going.',
+    lines: (p, out) => {
+      out.push(`camprobe_probe_skipped_total{${p.labels}} ${p.skipped}`);
+    },
+  },
+  {
+    name: 'camprobe_probe_last_run_timestamp_seconds',
+    type: 'gauge',
+    help: 'When the last run ended, seconds since the epoch; absent before the first run.',
+    lines: (p, out) => {
+      if (p.lastRun !== undefined) out.push(`camprobe_probe_last_run_timestamp_seconds{${p.labels}} ${p.lastRun}`);
+    },
+  },
+  {
+    name: 'camprobe_probe_last_success_timestamp_seconds',
+    type: 'gauge',
+    help: 'When the last successful run ended, seconds since the epoch; absent before the first success.',
+    lines: (p, out) => {
+      if (p.lastSuccess !== undefined) out.push(`camprobe_probe_last_success_timestamp_seconds{${p.labels}} ${p.lastSuccess}`);
+    },
+  },
+];
+
+/**
+ * The series of every (target, probe) added and not removed, in the order added. Labels
+ * are checked by the caller (checkLabel) before `add`.
+ */
+export class ProbeSeriesTable {
+  /** `target\0probe` → its series. */
+  private readonly probes = new Map<string, ProbeState>();
+  /** `,location="…"` on every series, or empty. */
+  private readonly locationLabel: string;
+
+  /** `location`, when given, is added as a label to every series. */
+  constructor(location: string | undefined) {
+    this.locationLabel = location === undefined ? '' : `,location="${escapeLabel(location)}"`;
+  }
+
+  /** Creates the series a probe has from start-up; false (and nothing changes) if it has them already. */
+  add(target: string, probe: string, type: string | undefined): boolean {
+    const key = probeKey(target, probe);
+    if (this.probes.has(key)) return false;
+    this.probes.set(key, {
+      labels: `target="${escapeLabel(target)}",probe="${escapeLabel(probe)}"${this.locationLabel}`,
+      typeLabel: type === undefined ? undefined : `type="${escapeLabel(type)}"`,
+      success: 0,
+      degraded: 0,
+      degradedRuns: 0,
+      runs: new Float64Array(RESULT_REASONS.length),
+      skipped: 0,
+      lastRun: undefined,
+      lastSuccess: undefined,
+      duration: new Buckets(RUN_BUCKETS),
+      stepHistograms: new Map(),
+      stepLast: new Map(),
+    });
+    return true;
+  }
+
+  /** Drops every series of a probe; false if it had none. */
+  remove(target: string, probe: string): boolean {
+    return this.probes.delete(probeKey(target, probe));
+  }
+
+  /** Counts a finished run of a probe that was added; false (and nothing changes) otherwise. */
+  recordRun(run: RunRecord): boolean {
+    const state = this.probes.get(probeKey(run.target, run.probe));
+    if (state === undefined) return false;
+
+    const endSeconds = (run.startedAtMs + run.durationMs) / 1000;
+    const ok = run.result === 'success';
+    state.success = ok ? 1 : 0;
+    state.degraded = ok && run.degraded ? 1 : 0;
+    if (ok && run.degraded) state.degradedRuns++;
+    state.duration.observe(run.durationMs / 1000);
+    const i = REASON_INDEX.get(run.reason);
+    if (i !== undefined) state.runs[i] = (state.runs[i] ?? 0) + 1;
+    state.lastRun = endSeconds;
+    if (ok) state.lastSuccess = endSeconds;
+    recordSteps(state, run);
+    return true;
+  }
+
+  /** Counts a skipped run of a probe that was added. */
+  recordSkip(target: string, probe: string): void {
+    const state = this.probes.get(probeKey(target, probe));
+    if (state) state.skipped++;
+  }
+
+  /** Every probe family's text (see writeFamilies for the event-loop turns it takes). */
+  render(openMetrics: boolean): Promise<string> {
+    return writeFamilies([...this.probes.values()], FAMILIES, openMetrics);
+  }
+}
+
+function recordSteps(state: ProbeState, run: RunRecord): void {
+  // A step can occur more than once in a run; its last duration is the slowest of them.
+  const seen = new Set<StepName>();
+  for (const s of run.steps) {
+    const seconds = s.durationMs / 1000;
+    if (HISTOGRAM_STEPS.has(s.step)) {
+      let h = state.stepHistograms.get(s.step);
+      if (h === undefined) state.stepHistograms.set(s.step, (h = new Buckets(STEP_BUCKETS)));
+      h.observe(seconds);
+    }
+    const last = state.stepLast.get(s.step);
+    state.stepLast.set(s.step, seen.has(s.step) && last !== undefined ? Math.max(last, seconds) : seconds);
+    seen.add(s.step);
+  }
+}
+
+function probeKey(target: string, probe: string): string {
+  return `${target}\0${probe}`;
+}
