@@ -6,7 +6,6 @@
 import { EventEmitter } from 'node:events';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { createCredentialProvider, type CredentialProvider } from './auth/credentials.js';
 import { ConfigError } from './config/load.js';
 import { loadConfigWithScripts } from './probes/load-config.js';
 import { selectShard, type Shard } from './config/shard.js';
@@ -16,7 +15,7 @@ import { buildHttpServer } from './http/server.js';
 import { RunHistory } from './metrics/history.js';
 import { ProbeMetrics } from './metrics/metrics.js';
 import { BUILTIN_PROBES } from './probes/registry.js';
-import { runProbe } from './runner/runner.js';
+import { createRunner, type Runner } from './runner/create-runner.js';
 import type { ProbeDefinition } from './probes/types.js';
 import type { RunRecord } from './core/outcome.js';
 import { Redactor } from './core/secrets.js';
@@ -84,21 +83,17 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     /** The shard in effect and the configured targets it owns. */
     shard: Shard;
     targets: TargetConfig[];
-    /** Built-in types and those of `probe_scripts_dir`. */
-    probeTypes: ReadonlyMap<string, ProbeDefinition<any>>;
-    providers: Map<string, CredentialProvider>;
+    /** Runs this configuration's probes with its credentials and probe types. */
+    runner: Runner;
     authorizer: HttpAuthorizer | undefined;
   }
   const load = async (): Promise<Loaded> => {
     const { config, probeTypes } = await loadConfigWithScripts(opts.configPath, { env, probeTypes: builtinTypes });
     const shard = opts.shard ?? config.shard;
     const targets = selectShard(config.targets, shard);
-    const providers = new Map<string, CredentialProvider>();
-    for (const [name, cfg] of Object.entries(config.credentials)) {
-      providers.set(name, createCredentialProvider(cfg, redactor, env));
-    }
+    const runner = createRunner({ credentials: config.credentials, probeTypes, logger: log, redactor, env, resolver: opts.resolver });
     const authorizer = config.server.auth ? createHttpAuthorizer(config.server.auth, redactor, env) : undefined;
-    return { config, shard, targets, probeTypes, providers, authorizer };
+    return { config, shard, targets, runner, authorizer };
   };
 
   let current = await load();
@@ -167,11 +162,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   }
 
   function addJob(target: TargetConfig, probe: ProbeConfig, loaded: Loaded): void {
-    const credentials = loaded.providers.get(target.credential);
-    if (!credentials) throw new Error(`target ${target.name}: credential ${target.credential} is not loaded`);
-    const definition = loaded.probeTypes.get(probe.type);
-    if (!definition) throw new Error(`target ${target.name}: probe type ${probe.type} is not registered`);
-    metrics.addProbe({ target: target.name, probe: probe.name, type: probe.type, values: definition.values ?? {} });
+    const prepared = loaded.runner.prepare(target, probe);
+    metrics.addProbe({ target: target.name, probe: probe.name, type: probe.type, values: prepared.definition.values ?? {} });
     jobs.set(jobKey(target.name, probe.name), { type: probe.type, fingerprint: fingerprint(target, probe, loaded.config) });
     scheduler.add({
       target: target.name,
@@ -179,10 +171,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       intervalMs: probe.interval_ms,
       ...(probe.schedule ? { schedule: probe.schedule } : {}),
       run: async (signal, scheduledAtMs) => {
-        const run = await runProbe(
-          { definition, probe, target, stopSignal: signal, scheduledAtMs },
-          { credentials, logger: log, redactor, ...(opts.resolver ? { resolver: opts.resolver } : {}) },
-        );
+        const run = await prepared.run({ stopSignal: signal, scheduledAtMs });
         if (!run) return;
         metrics.recordRun(run);
         history.add(run);
