@@ -6,17 +6,20 @@
  *
  * Modes:
  * - camprobe: the camera_list probe exactly as the daemon runs it (createRunner's prepared
- *   probe, then metrics.recordRun and history.add), config parsed by the real loader.
+ *   probe, then the daemon's run sink: metrics, history, the run event), config parsed by
+ *   the real loader.
  * - bare: a minimal `ws` client doing the same sequence: connect, authenticate with a
  *   JWT, get_camera_list, close. Both reuse a token for half its 5 min lifetime.
  * - http-probe: the registered `http` probe type through the same runner.
  * - fetch: a minimal GET with Node's fetch, the code path an http probe would most likely use.
  */
+import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { SignJWT } from 'jose';
 import pino from 'pino';
 import WebSocket from 'ws';
 import { parseConfig } from '../src/config/load.js';
+import { daemonSink } from '../src/daemon/run-sink.js';
 import { RunHistory } from '../src/metrics/history.js';
 import { ProbeMetrics } from '../src/metrics/metrics.js';
 import { BUILTIN_PROBES } from '../src/probes/registry.js';
@@ -39,12 +42,11 @@ async function camprobeCheck(probeType: string): Promise<Check> {
   // Default process metrics are a fixed cost of the daemon, not a cost per run.
   const metrics = new ProbeMetrics({ version: 'bench', commit: 'bench', collectDefault: false });
   metrics.addProbe({ target: target.name, probe: probe.name, values: prepared.definition.values ?? {} });
-  const history = new RunHistory(config.history);
+  const sink = daemonSink({ metrics, history: new RunHistory(config.history), events: new EventEmitter() });
   return async () => {
     const run = await prepared.run();
     if (!run) return { ok: false };
-    metrics.recordRun(run);
-    history.add(run);
+    sink.record(run);
     const call = run.steps.find((s) => s.step === 'call');
     return call ? { ok: run.result === 'success', callMs: call.durationMs } : { ok: run.result === 'success' };
   };
