@@ -26,6 +26,7 @@ import { daemonSink } from './daemon/run-sink.js';
 
 export type { ReloadResult } from './daemon/reloader.js';
 
+/** How to start the daemon; the configuration file says the rest. */
 export interface DaemonOptions {
   configPath: string;
   logger: Logger;
@@ -40,6 +41,7 @@ export interface DaemonOptions {
   resolver?: Resolver;
 }
 
+/** A running daemon. */
 export interface Daemon {
   /** The configuration running now (replaced by a successful reload). */
   readonly config: Config;

@@ -8,6 +8,7 @@ import type { Scheduler } from '../scheduler/scheduler.js';
 import { jobKey, type DesiredJob, type ScheduledJob } from './reload-plan.js';
 import type { RunSink } from './run-sink.js';
 
+/** What the jobs run on and report to. */
 export interface JobSetDeps {
   scheduler: Pick<Scheduler, 'add' | 'remove'>;
   /** Receives every run of every job, and the jobs forgotten. */
@@ -16,6 +17,7 @@ export interface JobSetDeps {
   metrics: Pick<ProbeMetrics, 'addProbe'>;
 }
 
+/** The jobs scheduled now, each with what it was built from (for the next reload to compare). */
 export class JobSet {
   private readonly jobs = new Map<string, ScheduledJob>();
   private readonly deps: JobSetDeps;

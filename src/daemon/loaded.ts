@@ -11,6 +11,7 @@ import { loadConfigWithScripts, type ProbeTypes } from '../probes/load-config.js
 import type { Resolver } from '../rpc/client.js';
 import { createRunner, type Runner } from '../runner/create-runner.js';
 
+/** One configuration, and what the daemon built from it. */
 export interface Loaded {
   config: Config;
   /** The shard in effect, and the configured targets it owns. */
@@ -21,6 +22,7 @@ export interface Loaded {
   authorizer: HttpAuthorizer | undefined;
 }
 
+/** Where the configuration comes from, and what a load builds with. */
 export interface LoadOptions {
   configPath: string;
   env: Record<string, string | undefined>;

@@ -20,6 +20,7 @@ export interface ScheduledJob {
   readonly fingerprint: string;
 }
 
+/** What a reload does to each (target, probe), from planReload. */
 export interface ReloadPlan {
   /** New (target, probe) pairs, to start; in configuration order. */
   readonly add: DesiredJob[];

@@ -16,6 +16,7 @@ export type ReloadResult =
   | { ok: true; added: string[]; changed: string[]; removed: string[]; unchanged: number }
   | { ok: false; error: string };
 
+/** What reloading reads and changes. */
 export interface ReloaderDeps {
   /** Reads the configuration file again; throws when it is invalid. */
   load(): Promise<Loaded>;
@@ -26,6 +27,7 @@ export interface ReloaderDeps {
   redactor: Redactor;
 }
 
+/** Holds the configuration in effect; `reload()` replaces it, or refuses the new one. */
 export class Reloader {
   private current: Loaded;
   private readonly deps: ReloaderDeps;

@@ -8,6 +8,7 @@ import type { RunRecord } from '../core/outcome.js';
 import type { RunHistory } from '../metrics/history.js';
 import type { ProbeMetrics } from '../metrics/metrics.js';
 
+/** A consumer of finished runs. */
 export interface RunSink {
   /** A run finished (timed out or not; a stopped run is never recorded). */
   record(run: RunRecord): void;

@@ -8,6 +8,7 @@ import type { RpcConnection } from '../rpc/client.js';
 import type { Failure } from './classify.js';
 import type { StepTimer } from './step-timer.js';
 
+/** One run's check of its target's contract. */
 export interface ContractWatch {
   /** The first breach, or the contract being unusable; undefined while all is well. */
   readonly violation: Failure | undefined;

@@ -14,6 +14,7 @@ import { runProbe, type RunnerDeps, type RunRequest } from './runner.js';
 /** A probe type as the runner runs it. */
 export type RunnableProbe = RunRequest['definition'];
 
+/** What createRunner is made from. */
 export interface RunnerOptions {
   /**
    * The configured credentials by name. A provider is made for each at once, so every
@@ -32,6 +33,7 @@ export interface RunnerOptions {
   resolver?: Resolver | undefined;
 }
 
+/** What differs between two runs of one prepared probe. */
 export interface RunOptions {
   /** Aborting it stops the run, which then resolves undefined (never recorded). */
   stopSignal?: AbortSignal | undefined;
@@ -46,6 +48,7 @@ export interface PreparedProbe {
   run(opts?: RunOptions): Promise<RunRecord | undefined>;
 }
 
+/** Runs the probes of one configuration. */
 export interface Runner {
   /**
    * Looks up the probe's type and its target's credential once. Throws when either is not

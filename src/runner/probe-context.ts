@@ -32,6 +32,7 @@ export interface RunParts {
   log: () => Logger;
 }
 
+/** The context handed to the probe's `run`, over the run's parts. */
 export function probeContext(run: RunParts): ProbeContext<Record<string, unknown>> {
   const { definition, target } = run;
   return {

@@ -7,6 +7,7 @@
  */
 import { ProbeError } from '../core/outcome.js';
 
+/** One run's deadline and stop; `dispose()` it when the run is over. */
 export class RunAbort {
   /** Never resolves; rejects with the ProbeError of whatever aborted the run. */
   readonly aborted: Promise<never>;

@@ -22,6 +22,7 @@ export interface Finished {
   failure: Failure | undefined;
 }
 
+/** The run's record: a failure's detail redacted and bounded, a success checked against `degraded_after`. */
 export function runRecord(f: Finished, redactor: Redactor): RunRecord {
   const { failure } = f;
   const run: RunRecord = {

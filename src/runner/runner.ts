@@ -21,6 +21,7 @@ import { RunAbort } from './run-abort.js';
 import { logOutcome, runRecord } from './run-record.js';
 import { StepTimer } from './step-timer.js';
 
+/** What a run needs besides its request: createRunner builds these once per (target, probe). */
 export interface RunnerDeps {
   credentials: CredentialProvider;
   logger: Logger;
@@ -29,6 +30,7 @@ export interface RunnerDeps {
   resolver?: Resolver;
 }
 
+/** One run of one probe of one target. */
 export interface RunRequest {
   definition: ProbeDefinition<any>;
   probe: ProbeConfig;

@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { ProbeError, STEPS, type StepName, type StepRecord } from '../core/outcome.js';
 import type { ConnectPhase } from '../rpc/client.js';
 
+/** One run's steps: made at the run's start, read when it ends. */
 export class StepTimer {
   /** Finished steps in the order they ended; times relative to the run's start. */
   readonly steps: StepRecord[] = [];

@@ -19,6 +19,7 @@
 import { createTask, type ScheduledTask, type Logger as CronLogger } from 'node-cron';
 import type { Logger } from 'pino';
 
+/** One (target, probe) to run on a schedule. */
 export interface Job {
   target: string;
   probe: string;
@@ -47,6 +48,7 @@ export const systemClock: Clock = {
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
 
+/** What the scheduler reports to, and its seams. */
 export interface SchedulerOptions {
   logger: Logger;
   /** A tick found the previous run still going (or was missed): one run skipped. */
@@ -92,6 +94,7 @@ const SECOND = 1000;
 /** setTimeout's longest delay; a longer wait is made of several timers. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** Runs jobs at their instants, never two runs of one job at once. */
 export class Scheduler {
   private readonly entries = new Map<string, Entry>();
   private readonly opts: SchedulerOptions;
