@@ -5,24 +5,25 @@
  *   node dist/bench/cost-worker.js <mode> <url>
  *
  * Modes:
- * - camprobe: the camera_list probe exactly as the daemon runs it (runProbe, then
- *   metrics.recordRun and history.add), config parsed by the real loader.
+ * - camprobe: the camera_list probe exactly as the daemon runs it (createRunner's prepared
+ *   probe, then the daemon's run sink: metrics, history, the run event), config parsed by
+ *   the real loader.
  * - bare: a minimal `ws` client doing the same sequence: connect, authenticate with a
  *   JWT, get_camera_list, close. Both reuse a token for half its 5 min lifetime.
- * - http-probe: the registered `http` probe type through runProbe (absent until it exists).
+ * - http-probe: the registered `http` probe type through the same runner.
  * - fetch: a minimal GET with Node's fetch, the code path an http probe would most likely use.
  */
+import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { SignJWT } from 'jose';
 import pino from 'pino';
 import WebSocket from 'ws';
-import { createCredentialProvider } from '../src/auth/credentials.js';
 import { parseConfig } from '../src/config/load.js';
+import { daemonSink } from '../src/daemon/run-sink.js';
 import { RunHistory } from '../src/metrics/history.js';
 import { ProbeMetrics } from '../src/metrics/metrics.js';
 import { BUILTIN_PROBES } from '../src/probes/registry.js';
-import { runProbe } from '../src/runner/runner.js';
-import { Redactor } from '../src/core/secrets.js';
+import { createRunner } from '../src/runner/create-runner.js';
 import { BENCH_SECRET, benchConfig, serve, sleep } from './lib.js';
 
 type Check = () => Promise<{ ok: boolean; callMs?: number }>;
@@ -34,20 +35,18 @@ async function camprobeCheck(probeType: string): Promise<Check> {
   const config = parseConfig(text, { source: 'bench', env: { CAMERA_SERVICE_JWT_SECRET: BENCH_SECRET }, probeTypes: BUILTIN_PROBES });
   const target = config.targets[0]!;
   const probe = target.probes[0]!;
-  const definition = BUILTIN_PROBES.get(probe.type)!;
-  const redactor = new Redactor();
-  const credentials = createCredentialProvider(config.credentials[target.credential]!, redactor, { CAMERA_SERVICE_JWT_SECRET: BENCH_SECRET });
   // The daemon's default level: a successful run logs nothing.
   const logger = pino({ level: 'info' }, pino.destination('/dev/null'));
+  const runner = createRunner({ credentials: config.credentials, probeTypes: BUILTIN_PROBES, logger, env: { CAMERA_SERVICE_JWT_SECRET: BENCH_SECRET } });
+  const prepared = runner.prepare(target, probe);
   // Default process metrics are a fixed cost of the daemon, not a cost per run.
   const metrics = new ProbeMetrics({ version: 'bench', commit: 'bench', collectDefault: false });
-  metrics.addProbe({ target: target.name, probe: probe.name, values: definition.values ?? {} });
-  const history = new RunHistory(config.history);
+  metrics.addProbe({ target: target.name, probe: probe.name, values: prepared.definition.values ?? {} });
+  const sink = daemonSink({ metrics, history: new RunHistory(config.history), events: new EventEmitter() });
   return async () => {
-    const run = await runProbe({ definition, probe, target }, { credentials, logger, redactor });
+    const run = await prepared.run();
     if (!run) return { ok: false };
-    metrics.recordRun(run);
-    history.add(run);
+    sink.record(run);
     const call = run.steps.find((s) => s.step === 'call');
     return call ? { ok: run.result === 'success', callMs: call.durationMs } : { ok: run.result === 'success' };
   };

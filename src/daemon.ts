@@ -1,34 +1,38 @@
 /**
- * Wires the daemon together: configuration, credentials, metrics, history, the
- * scheduler running every (target, probe), and the HTTP server. Every resource opened
- * here is closed by `stop()`.
+ * The daemon: configuration, credentials, metrics, history, the scheduler running every
+ * (target, probe), and the HTTP server, wired together. Every resource opened here is
+ * closed by `stop()`. The parts live in src/daemon/: the jobs (job-set.ts), what a reload
+ * changes (reload-plan.ts) and doing it (reloader.ts), where runs go (run-sink.ts).
  */
 import { EventEmitter } from 'node:events';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { createCredentialProvider, type CredentialProvider } from './auth/credentials.js';
-import { ConfigError } from './config/load.js';
-import { loadConfigWithScripts } from './probes/load-config.js';
-import { selectShard, type Shard } from './config/shard.js';
-import type { Config, ProbeConfig, TargetConfig } from './config/types.js';
-import { createHttpAuthorizer, type HttpAuthorizer } from './http/auth.js';
+import type { Shard } from './config/shard.js';
+import type { Config, TargetConfig } from './config/types.js';
+import type { RunRecord } from './core/outcome.js';
+import { Redactor } from './core/secrets.js';
 import { buildHttpServer } from './http/server.js';
 import { RunHistory } from './metrics/history.js';
 import { ProbeMetrics } from './metrics/metrics.js';
+import type { ProbeTypes } from './probes/load-config.js';
 import { BUILTIN_PROBES } from './probes/registry.js';
-import { runProbe } from './runner/runner.js';
-import type { ProbeDefinition } from './probes/types.js';
-import type { RunRecord } from './core/outcome.js';
-import { Redactor } from './core/secrets.js';
 import type { Resolver } from './rpc/client.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { COMMIT, VERSION } from './version.js';
+import { JobSet } from './daemon/job-set.js';
+import { loadDaemonConfig, type Loaded } from './daemon/loaded.js';
+import { Reloader, type ReloadResult } from './daemon/reloader.js';
+import { daemonSink } from './daemon/run-sink.js';
 
+export type { ReloadResult } from './daemon/reloader.js';
+
+/** How to start the daemon; the configuration file says the rest. */
 export interface DaemonOptions {
   configPath: string;
   logger: Logger;
   env?: Record<string, string | undefined>;
-  probeTypes?: ReadonlyMap<string, ProbeDefinition<any>>;
+  /** Probe types besides those of `probe_scripts_dir`; defaults to the built-in ones. */
+  probeTypes?: ProbeTypes;
   /** Overrides the configured listen port (tests use 0). */
   port?: number;
   /** This replica's shard (`--shard`); overrides the config's `shard`. */
@@ -37,6 +41,7 @@ export interface DaemonOptions {
   resolver?: Resolver;
 }
 
+/** A running daemon. */
 export interface Daemon {
   /** The configuration running now (replaced by a successful reload). */
   readonly config: Config;
@@ -61,55 +66,23 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
-export type ReloadResult =
-  | { ok: true; added: string[]; changed: string[]; removed: string[]; unchanged: number }
-  | { ok: false; error: string };
-
-/** What a scheduled (target, probe) was built from: equal fingerprints mean nothing to restart. */
-interface ScheduledJob {
-  type: string;
-  fingerprint: string;
-}
-
 /** Loads the configuration (throwing ConfigError when it is invalid) and starts everything. */
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
-  const env = opts.env ?? process.env;
-  const builtinTypes = opts.probeTypes ?? BUILTIN_PROBES;
   const log = opts.logger;
   const redactor = new Redactor();
+  const env = opts.env ?? process.env;
+  const probeTypes = opts.probeTypes ?? BUILTIN_PROBES;
+  const { configPath, shard, resolver } = opts;
+  const load = () => loadDaemonConfig({ configPath, env, probeTypes, shard, resolver, logger: log, redactor });
+  const first = await load();
+  log.level = first.config.log.level;
 
-  /** Everything derived from one configuration; built completely before any of it is used. */
-  interface Loaded {
-    config: Config;
-    /** The shard in effect and the configured targets it owns. */
-    shard: Shard;
-    targets: TargetConfig[];
-    /** Built-in types and those of `probe_scripts_dir`. */
-    probeTypes: ReadonlyMap<string, ProbeDefinition<any>>;
-    providers: Map<string, CredentialProvider>;
-    authorizer: HttpAuthorizer | undefined;
-  }
-  const load = async (): Promise<Loaded> => {
-    const { config, probeTypes } = await loadConfigWithScripts(opts.configPath, { env, probeTypes: builtinTypes });
-    const shard = opts.shard ?? config.shard;
-    const targets = selectShard(config.targets, shard);
-    const providers = new Map<string, CredentialProvider>();
-    for (const [name, cfg] of Object.entries(config.credentials)) {
-      providers.set(name, createCredentialProvider(cfg, redactor, env));
-    }
-    const authorizer = config.server.auth ? createHttpAuthorizer(config.server.auth, redactor, env) : undefined;
-    return { config, shard, targets, probeTypes, providers, authorizer };
-  };
-
-  let current = await load();
-  log.level = current.config.log.level;
-
-  const location = current.config.location;
+  const location = first.config.location;
   const metrics = new ProbeMetrics({ version: VERSION, commit: COMMIT, ...(location ? { location } : {}) });
   metrics.recordConfigLoad(true);
-  metrics.setShard(current.shard, current.targets.length);
+  metrics.setShard(first.shard, first.targets.length);
   const events = new EventEmitter<{ run: [RunRecord] }>();
-  const history = new RunHistory(current.config.history);
+  const history = new RunHistory(first.config.history);
   const scheduler = new Scheduler({
     logger: log,
     onSkip: (job) => {
@@ -117,7 +90,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       log.warn({ target: job.target, probe: job.probe }, 'run skipped: the previous run is still in flight');
     },
   });
-  const jobs = new Map<string, ScheduledJob>();
+  const jobs = new JobSet({ scheduler, metrics, sink: daemonSink({ metrics, history, events }) });
+  const configs = new Reloader(first, { load, jobs, metrics, logger: log, redactor });
 
   let running = false;
   const http = buildHttpServer({
@@ -125,166 +99,35 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     history,
     logger: log,
     isReady: () => (running ? { ready: true } : { ready: false, reason: 'scheduler not running' }),
-    authorizer: () => current.authorizer,
-    requestTimeoutMs: current.config.server.request_timeout_ms,
+    authorizer: () => configs.loaded.authorizer,
+    requestTimeoutMs: first.config.server.request_timeout_ms,
   });
-  const host = current.config.server.host;
-  const port = opts.port ?? current.config.server.port;
-  await http.listen({ host, port });
-  const bound = http.server.address();
-  const boundPort = typeof bound === 'object' && bound ? bound.port : port;
-  const address = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
-
-  for (const target of current.targets) {
-    warnInsecure(target);
-    for (const probe of target.probes) addJob(target, probe, current);
-  }
+  const address = await listen(http, first.config.server.host, opts.port ?? first.config.server.port);
+  configs.start();
   running = true;
-  log.info(
-    {
-      version: VERSION,
-      commit: COMMIT,
-      address,
-      ...(location ? { location } : {}),
-      ...(current.shard.total > 1
-        ? { shard: `${current.shard.index}/${current.shard.total}`, configured_targets: current.config.targets.length }
-        : {}),
-      targets: current.targets.length,
-      probes: jobs.size,
-      http_auth: current.authorizer ? Object.keys(current.config.server.auth!)[0] : 'none',
-    },
-    'camprobe started',
-  );
+  logStarted(log, first, address, jobs.size);
 
-  function warnInsecure(target: TargetConfig): void {
-    if (target.url.startsWith('wss:') && target.tls.insecure_skip_verify) {
-      log.warn({ target: target.name }, 'TLS certificate verification is OFF for this target (tls.insecure_skip_verify)');
-    }
-  }
-
-  function fingerprint(target: TargetConfig, probe: ProbeConfig, config: Config): string {
-    return JSON.stringify([{ ...target, probes: undefined }, probe, config.credentials[target.credential]]);
-  }
-
-  function addJob(target: TargetConfig, probe: ProbeConfig, loaded: Loaded): void {
-    const credentials = loaded.providers.get(target.credential);
-    if (!credentials) throw new Error(`target ${target.name}: credential ${target.credential} is not loaded`);
-    const definition = loaded.probeTypes.get(probe.type);
-    if (!definition) throw new Error(`target ${target.name}: probe type ${probe.type} is not registered`);
-    metrics.addProbe({ target: target.name, probe: probe.name, type: probe.type, values: definition.values ?? {} });
-    jobs.set(jobKey(target.name, probe.name), { type: probe.type, fingerprint: fingerprint(target, probe, loaded.config) });
-    scheduler.add({
-      target: target.name,
-      probe: probe.name,
-      intervalMs: probe.interval_ms,
-      ...(probe.schedule ? { schedule: probe.schedule } : {}),
-      run: async (signal, scheduledAtMs) => {
-        const run = await runProbe(
-          { definition, probe, target, stopSignal: signal, scheduledAtMs },
-          { credentials, logger: log, redactor, ...(opts.resolver ? { resolver: opts.resolver } : {}) },
-        );
-        if (!run) return;
-        metrics.recordRun(run);
-        history.add(run);
-        events.emit('run', run);
-      },
-    });
-  }
-
-  async function removeJob(target: string, probe: string, keepSeries: boolean): Promise<void> {
-    jobs.delete(jobKey(target, probe));
-    await scheduler.remove(target, probe);
-    if (keepSeries) return;
-    metrics.removeProbe(target, probe);
-    history.remove(target, probe);
-  }
-
-  async function applyReload(): Promise<ReloadResult> {
-    let next: Loaded;
-    try {
-      next = await load();
-    } catch (err) {
-      const error = err instanceof ConfigError ? err.message : redactor.redact((err as Error).message);
-      metrics.recordConfigLoad(false);
-      log.error({ error }, 'configuration reload refused; the running configuration stays');
-      return { ok: false, error };
-    }
-    const before = current.config;
-    const wanted = new Map<string, { target: TargetConfig; probe: ProbeConfig }>();
-    for (const target of next.targets) {
-      for (const probe of target.probes) wanted.set(jobKey(target.name, probe.name), { target, probe });
-    }
-    const added: string[] = [];
-    const changed: string[] = [];
-    const removed: string[] = [];
-    let unchanged = 0;
-    for (const key of [...jobs.keys()]) {
-      if (wanted.has(key)) continue;
-      const [target, probe] = splitKey(key);
-      await removeJob(target, probe, false);
-      removed.push(`${target}/${probe}`);
-    }
-    const warned = new Set<string>();
-    for (const [key, { target, probe }] of wanted) {
-      const name = `${target.name}/${probe.name}`;
-      const old = jobs.get(key);
-      if (old?.fingerprint === fingerprint(target, probe, next.config)) {
-        unchanged++;
-        continue;
-      }
-      if (old) {
-        // Same probe with new settings: restart it; its series and history stay unless
-        // it became another type, whose series would mean something else.
-        await removeJob(target.name, probe.name, old.type === probe.type);
-        changed.push(name);
-      } else {
-        added.push(name);
-      }
-      if (!warned.has(target.name)) warnInsecure(target);
-      warned.add(target.name);
-      addJob(target, probe, next);
-    }
-    current = next;
-    log.level = next.config.log.level;
-    metrics.recordConfigLoad(true);
-    metrics.setShard(next.shard, next.targets.length);
-    const restartOnly = (['host', 'port', 'request_timeout_ms'] as const)
-      .filter((k) => before.server[k] !== next.config.server[k])
-      .map((k) => `server.${k}`);
-    if (JSON.stringify(before.history) !== JSON.stringify(next.config.history)) restartOnly.push('history');
-    if (before.location !== next.config.location) restartOnly.push('location');
-    if (restartOnly.length > 0) log.warn({ settings: restartOnly }, 'these settings changed but apply only at restart');
-    log.info({ added: added.length, changed: changed.length, removed: removed.length, unchanged }, 'configuration reloaded');
-    return { ok: true, added, changed, removed, unchanged };
-  }
-
-  let reloads: Promise<unknown> = Promise.resolve();
   let stopping: Promise<void> | undefined;
   return {
     get config() {
-      return current.config;
+      return configs.loaded.config;
     },
     get shard() {
-      return current.shard;
+      return configs.loaded.shard;
     },
     get targets() {
-      return current.targets;
+      return configs.loaded.targets;
     },
     metrics,
     history,
     http,
     address,
     events,
-    reload() {
-      if (stopping) return Promise.resolve({ ok: false, error: 'camprobe is stopping' });
-      const result = reloads.then(applyReload);
-      reloads = result.catch(() => undefined);
-      return result;
-    },
+    reload: () => (stopping ? Promise.resolve({ ok: false, error: 'camprobe is stopping' }) : configs.reload()),
     stop() {
       stopping ??= (async () => {
         running = false;
-        await reloads;
+        await configs.idle();
         await scheduler.stop();
         await http.close();
         log.info('camprobe stopped');
@@ -294,11 +137,27 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   };
 }
 
-function jobKey(target: string, probe: string): string {
-  return `${target}\0${probe}`;
+/** Starts the HTTP server; resolves with the `http://host:port` it listens on. */
+async function listen(http: FastifyInstance, host: string, port: number): Promise<string> {
+  await http.listen({ host, port });
+  const bound = http.server.address();
+  const boundPort = typeof bound === 'object' && bound ? bound.port : port;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
 }
 
-function splitKey(key: string): [string, string] {
-  const i = key.indexOf('\0');
-  return [key.slice(0, i), key.slice(i + 1)];
+function logStarted(log: Logger, loaded: Loaded, address: string, probes: number): void {
+  const { config, shard, targets, authorizer } = loaded;
+  log.info(
+    {
+      version: VERSION,
+      commit: COMMIT,
+      address,
+      ...(config.location ? { location: config.location } : {}),
+      ...(shard.total > 1 ? { shard: `${shard.index}/${shard.total}`, configured_targets: config.targets.length } : {}),
+      targets: targets.length,
+      probes,
+      http_auth: authorizer && config.server.auth ? Object.keys(config.server.auth)[0] : 'none',
+    },
+    'camprobe started',
+  );
 }

@@ -3,12 +3,9 @@
  * daemon uses, against the running service. No scheduler, no HTTP server, no metrics.
  */
 import type { Logger } from 'pino';
-import { createCredentialProvider, type CredentialProvider } from './auth/credentials.js';
 import type { Config, ProbeConfig, TargetConfig } from './config/types.js';
-import { runProbe } from './runner/runner.js';
-import type { ProbeDefinition } from './probes/types.js';
+import { createRunner, type RunnableProbe } from './runner/create-runner.js';
 import type { RunRecord } from './core/outcome.js';
-import { Redactor } from './core/secrets.js';
 import type { Resolver } from './rpc/client.js';
 
 /** A `--target` or `--probe` names nothing configured. */
@@ -47,7 +44,7 @@ export function selectProbes(config: Config, targets: readonly string[] = [], pr
 export interface OnceOptions {
   config: Config;
   selected: Selected[];
-  probeTypes: ReadonlyMap<string, ProbeDefinition<any>>;
+  probeTypes: ReadonlyMap<string, RunnableProbe>;
   logger: Logger;
   env?: Record<string, string | undefined>;
   /** Aborting it stops the runs in flight; runs not finished are left out. */
@@ -59,18 +56,13 @@ export interface OnceOptions {
 
 /** Runs each selected probe once; resolves with the records in selection order. */
 export async function runSelected(opts: OnceOptions): Promise<RunRecord[]> {
-  const redactor = new Redactor();
-  const providers = new Map<string, CredentialProvider>();
-  const providerFor = (name: string): CredentialProvider => {
-    let provider = providers.get(name);
-    if (!provider) {
-      const cfg = opts.config.credentials[name];
-      if (!cfg) throw new Error(`credential ${name} is not loaded`);
-      provider = createCredentialProvider(cfg, redactor, opts.env ?? process.env);
-      providers.set(name, provider);
-    }
-    return provider;
-  };
+  const runner = createRunner({
+    credentials: opts.config.credentials,
+    probeTypes: opts.probeTypes,
+    logger: opts.logger,
+    env: opts.env,
+    resolver: opts.resolver,
+  });
 
   // One queue per target, so the service sees one probe at a time from us.
   const byTarget = new Map<string, Array<{ index: number; item: Selected }>>();
@@ -86,17 +78,7 @@ export async function runSelected(opts: OnceOptions): Promise<RunRecord[]> {
     for (let queue = queues.shift(); queue; queue = queues.shift()) {
       for (const { index, item } of queue) {
         if (opts.stopSignal?.aborted) return;
-        const definition = opts.probeTypes.get(item.probe.type);
-        if (!definition) throw new Error(`probe type ${item.probe.type} is not registered`);
-        results[index] = await runProbe(
-          { definition, probe: item.probe, target: item.target, ...(opts.stopSignal ? { stopSignal: opts.stopSignal } : {}) },
-          {
-            credentials: providerFor(item.target.credential),
-            logger: opts.logger,
-            redactor,
-            ...(opts.resolver ? { resolver: opts.resolver } : {}),
-          },
-        );
+        results[index] = await runner.run(item.target, item.probe, { stopSignal: opts.stopSignal });
       }
     }
   };

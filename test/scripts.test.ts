@@ -7,12 +7,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ConfigError } from '../src/config/load.js';
 import { loadConfigWithScripts } from '../src/probes/load-config.js';
-import { createCredentialProvider } from '../src/auth/credentials.js';
 import { BUILTIN_PROBES } from '../src/probes/registry.js';
-import { runProbe } from '../src/runner/runner.js';
+import { createRunner } from '../src/runner/create-runner.js';
 import { canImportTypeScript } from '../src/probes/scripts.js';
 import type { RunRecord } from '../src/core/outcome.js';
-import { Redactor } from '../src/core/secrets.js';
 import { startSimulator, type Simulator } from '../src/simulator/simulator.js';
 import { SECRET, silentLogger } from './helpers/harness.js';
 
@@ -84,11 +82,10 @@ describe('probe scripts', () => {
     assert.deepEqual([...probeTypes.keys()].filter((t) => !BUILTIN_PROBES.has(t)).sort(), ['always_ok', 'fails', 'hangs', 'throws']);
     const target = config.targets[0]!;
     assert.deepEqual(target.probes[0]!.options, { n: 1 }, 'defaults from the script schema');
-    const redactor = new Redactor();
-    const credentials = createCredentialProvider(config.credentials.service!, redactor, ENV);
+    const runner = createRunner({ credentials: config.credentials, probeTypes, logger: silentLogger, env: ENV });
     const runs = new Map<string, RunRecord>();
     for (const probe of target.probes) {
-      const run = await runProbe({ definition: probeTypes.get(probe.type)!, probe, target }, { credentials, logger: silentLogger, redactor });
+      const run = await runner.run(target, probe);
       runs.set(probe.name, run!);
     }
     assert.equal(runs.get('always_ok')!.result, 'success');

@@ -2,15 +2,13 @@
 import type { ChildProcess } from 'node:child_process';
 import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
-import { createCredentialProvider } from '../../src/auth/credentials.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config, TargetConfig } from '../../src/config/types.js';
 import type { Daemon } from '../../src/daemon.js';
 import { BUILTIN_PROBES } from '../../src/probes/registry.js';
-import { runProbe } from '../../src/runner/runner.js';
+import { createRunner } from '../../src/runner/create-runner.js';
 import type { ProbeDefinition } from '../../src/probes/types.js';
 import type { RunRecord } from '../../src/core/outcome.js';
-import { Redactor } from '../../src/core/secrets.js';
 
 export const SECRET = 'canary-secret-7f3a9c1e5b2d4f60';
 export const silentLogger = pino({ level: 'silent' });
@@ -50,12 +48,8 @@ function probeTypes(): Map<string, ProbeDefinition<any>> {
 export async function runOnce(config: Config, probe: string, logger = silentLogger): Promise<RunRecord> {
   const target: TargetConfig = config.targets[0]!;
   const probeConfig = target.probes.find((p) => p.name === probe)!;
-  const redactor = new Redactor();
-  const credentials = createCredentialProvider(config.credentials[target.credential]!, redactor, {
-    CAMERA_SERVICE_JWT_SECRET: SECRET,
-  });
-  const definition = probeTypes().get(probeConfig.type)!;
-  const run = await runProbe({ definition, probe: probeConfig, target }, { credentials, logger, redactor });
+  const runner = createRunner({ credentials: config.credentials, probeTypes: probeTypes(), logger, env: { CAMERA_SERVICE_JWT_SECRET: SECRET } });
+  const run = await runner.run(target, probeConfig);
   if (!run) throw new Error('run was stopped');
   return run;
 }

@@ -1,0 +1,77 @@
+/**
+ * What a probe sees of its run (ProbeContext): the runner's timing, connections, values
+ * and errors, handed to the probe's `run`. Its members are plain functions, not methods:
+ * probe scripts may destructure them.
+ */
+import type { Logger } from 'pino';
+import type { CredentialProvider } from '../auth/credentials.js';
+import type { TargetConfig } from '../config/types.js';
+import { ProbeError, REASONS } from '../core/outcome.js';
+import type { ProbeContext, ProbeDefinition } from '../probes/types.js';
+import { connectRpc, type Resolver, type RpcConnection } from '../rpc/client.js';
+import { loadTls } from '../rpc/tls.js';
+import type { ContractWatch } from './contract-watch.js';
+import type { StepTimer } from './step-timer.js';
+
+/** One run's parts the context is made of. */
+export interface RunParts {
+  definition: Pick<ProbeDefinition, 'type' | 'values'>;
+  target: TargetConfig;
+  options: Record<string, unknown>;
+  credentials: CredentialProvider;
+  resolver: Resolver | undefined;
+  /** Aborted at the deadline or on stop. */
+  signal: AbortSignal;
+  steps: StepTimer;
+  contract: ContractWatch | undefined;
+  /** Every connection handed out, for the runner to close when the run ends. */
+  connections: Set<RpcConnection>;
+  /** What the probe reported with `setValue`. */
+  values: Record<string, number>;
+  /** The run's logger, made on first use. */
+  log: () => Logger;
+}
+
+/** The context handed to the probe's `run`, over the run's parts. */
+export function probeContext(run: RunParts): ProbeContext<Record<string, unknown>> {
+  const { definition, target } = run;
+  return {
+    target,
+    options: run.options,
+    signal: run.signal,
+    credentials: run.credentials,
+    get log() {
+      return run.log();
+    },
+    connect: () => connect(run),
+    step: (name, fn) => run.steps.time(name, fn),
+    setValue: (name, value) => {
+      if (!definition.values || !(name in definition.values)) {
+        throw new ProbeError('internal', `probe type ${definition.type} did not declare the value "${name}"`);
+      }
+      run.values[name] = value;
+    },
+    error: (reason, message) =>
+      // Scripts are plain JavaScript: the reason may be anything.
+      REASONS.includes(reason) && reason !== ('ok' as string)
+        ? new ProbeError(reason, String(message))
+        : new ProbeError('internal', `unknown failure reason ${JSON.stringify(String(reason)).slice(0, 40)}: ${String(message)}`),
+  };
+}
+
+async function connect(run: RunParts): Promise<RpcConnection> {
+  const { target } = run;
+  const tlsOptions = loadTls(target.url, target.tls);
+  const conn = await connectRpc({
+    url: target.url,
+    signal: run.signal,
+    maxFrameBytes: target.client.max_frame_bytes,
+    closeTimeoutMs: target.client.close_timeout_ms,
+    ...(tlsOptions ? { tls: tlsOptions } : {}),
+    ...(run.resolver ? { resolver: run.resolver } : {}),
+    onPhase: run.steps.onPhase,
+  });
+  run.connections.add(conn);
+  run.contract?.watch(conn);
+  return conn;
+}
