@@ -295,6 +295,47 @@ targets:
   );
 });
 
+test('any interval from 1s to 24h is accepted, and the timeout must still be shorter', () => {
+  const config = parseConfig(
+    `
+defaults: { interval: 7s, timeout: 5s }
+credentials: { service: { jwt_secret: { env: CAMERA_SERVICE_JWT_SECRET } } }
+targets:
+  - name: local
+    url: ws://localhost:8002/ws
+    probes:
+      - { type: auth_flow }
+      - { type: camera_list, interval: 45s, timeout: 44s }
+      - { type: protected_rejection, interval: 1m30s }
+`,
+    opts(),
+  );
+  assert.deepEqual(
+    config.targets[0]!.probes.map((p) => [p.name, p.interval_ms, p.timeout_ms]),
+    [
+      ['auth_flow', 7000, 5000],
+      ['camera_list', 45_000, 44_000],
+      ['protected_rejection', 90_000, 5000],
+    ],
+  );
+  assert.deepEqual(
+    problemsOf(`
+defaults: { interval: 7s, timeout: 7s }
+credentials: { service: { jwt_secret: { env: CAMERA_SERVICE_JWT_SECRET } } }
+targets:
+  - name: local
+    url: ws://localhost:8002/ws
+    probes:
+      - { type: auth_flow }
+      - { type: camera_list, interval: 45s, timeout: 50s }
+`),
+    [
+      'targets[0].probes[0].timeout: 7s must be shorter than the interval (7s); the timeout comes from defaults.timeout, the interval comes from defaults.interval',
+      'targets[0].probes[1].timeout: 50s must be shorter than the interval (45s)',
+    ],
+  );
+});
+
 test('the shipped config and examples parse with the built-in probes', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'camprobe-config-'));
   const keyFile = join(dir, 'viewer_key');

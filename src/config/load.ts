@@ -23,7 +23,7 @@ import type {
   TargetConfig,
   TlsConfig,
 } from './types.js';
-import { DURATION_HINT, SCHEDULABLE_HINT, formatDuration, isSchedulableInterval, parseDuration } from '../core/duration.js';
+import { DURATION_HINT, formatDuration, parseDuration } from '../core/duration.js';
 import { Redactor, resolveSecret } from '../core/secrets.js';
 import { fsProblem } from '../core/text.js';
 import { interpolate } from './interpolate.js';
@@ -71,6 +71,11 @@ const TTL_RANGE: [number, number] = [10_000, 86_400_000];
 const CLOSE_TIMEOUT_RANGE: [number, number] = [10, 30_000];
 const TIMEOUT_RANGE: [number, number] = [10, 86_400_000];
 const REQUEST_TIMEOUT_RANGE: [number, number] = [100, 300_000];
+/**
+ * Sub-second runs would exceed the service's rate limit (60 requests a minute) with even a
+ * one-request probe; past a day, a cron `schedule` says better when a probe should run.
+ */
+const INTERVAL_RANGE: [number, number] = [1000, 86_400_000];
 /** Shorter HTTP credentials are guessable, and too short for the redactor to find in text. */
 const MIN_HTTP_SECRET_LENGTH = 16;
 
@@ -650,15 +655,9 @@ function duration(value: unknown, path: Path, problems: Problems, range?: [numbe
   return ms;
 }
 
-/** An interval must map onto an evenly spaced cron schedule. */
+/** Any interval in range: camprobe's own timer runs it, so it need not divide a minute. */
 function interval(value: unknown, path: Path, problems: Problems): number | undefined {
-  const ms = duration(value, path, problems);
-  if (ms === undefined) return undefined;
-  if (!isSchedulableInterval(ms)) {
-    problems.add(path, `${formatDuration(ms)} cannot be scheduled evenly: ${SCHEDULABLE_HINT}`);
-    return undefined;
-  }
-  return ms;
+  return duration(value, path, problems, INTERVAL_RANGE);
 }
 
 /** `cases[1].method` → ['cases', 1, 'method']. */
