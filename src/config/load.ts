@@ -28,18 +28,17 @@ import { Redactor, resolveSecret } from '../core/secrets.js';
 import { fsProblem } from '../core/text.js';
 import { interpolate } from './interpolate.js';
 import { NO_SHARDING, shardProblem } from './shard.js';
+import { quote } from '../core/text.js';
+import { ENV_NAME, PROBE_BASE_KEYS } from './schema.js';
 import {
-  ENV_NAME,
-  PROBE_BASE_KEYS,
   check,
   compileOptionsSchema,
-  quote,
   validateJwtCredential,
   validateRoot,
   validateTokenCredential,
   type Path,
   type SchemaProblem,
-} from './schema.js';
+} from './check.js';
 
 
 export const DEFAULT_CONFIG_PATH = 'config/camprobe.yaml';

@@ -7,7 +7,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { compileOptionsSchema } from '../config/schema.js';
+import { compileOptionsSchema } from '../config/check.js';
 import type { ProbeDefinition } from './types.js';
 
 const MAX_SCRIPTS = 64;
