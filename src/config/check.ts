@@ -6,15 +6,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { quote } from '../core/text.js';
 import { jwtCredentialSchema, rootSchema, tokenCredentialSchema } from './schema.js';
 import type { Static, TSchema } from './schema-parts.js';
-
-export type Path = Array<string | number>;
-export interface SchemaProblem {
-  /** Where the message is shown. */
-  path: Path;
-  message: string;
-  /** Where the problem sits in the document, when more precise than `path` (an unknown key). */
-  at?: Path;
-}
+import type { Path, SchemaProblem } from './problems.js';
 
 // Coercion turns `${PORT}` (a string after interpolation) into the number the schema wants.
 const ajv = new Ajv({
