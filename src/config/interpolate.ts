@@ -2,6 +2,7 @@
  * `${VAR}` and `${VAR:-default}` in string values. Done after YAML parsing, on values only,
  * so an environment variable can never inject YAML structure or keys.
  */
+import { isObject } from './objects.js';
 import type { Path, Problems } from './problems.js';
 
 // `$$` first so `$${X}` is a literal `${X}`; a `${` that matches nothing else is malformed.
@@ -28,9 +29,9 @@ export function interpolate(text: string, env: Record<string, string | undefined
 }
 
 /**
- * Replaces `${VAR}` in every string value of a parsed document, in place; empty values are refused here too.
- * YAML aliases make shared nodes (visited once, so `$$` is not unescaped twice) and can
- * make cycles (refused: nothing downstream could walk them).
+ * Replaces `${VAR}` in every string value of a parsed document, in place; empty values are
+ * refused here too. YAML aliases make shared nodes (visited once, so `$$` is not unescaped
+ * twice) and can make cycles (refused: nothing downstream could walk them).
  */
 export function interpolateAll(
   node: Record<string, unknown> | unknown[],
@@ -43,9 +44,9 @@ export function interpolateAll(
   visited.add(node);
   const entries: Array<[string | number, unknown]> = Array.isArray(node) ? node.map((v, i) => [i, v]) : Object.entries(node);
   const set = (key: string | number, value: unknown) => {
-    if (Array.isArray(node)) node[key as number] = value;
-    else if (value === undefined) delete node[key as string];
-    else node[key as string] = value;
+    if (Array.isArray(node)) node[Number(key)] = value;
+    else if (value === undefined) delete node[String(key)];
+    else node[String(key)] = value;
   };
   for (const [key, value] of entries) {
     const at = [...path, key];
@@ -57,13 +58,13 @@ export function interpolateAll(
       // An empty `key:` would otherwise be coerced to 0, "" or false by the schema.
       problems.fail(at, 'has no value: give one, or remove the key to use the default');
       set(key, undefined);
-    } else if (typeof value === 'object') {
+    } else if (Array.isArray(value) || isObject(value)) {
       if (ancestors.has(value)) {
         problems.fail(at, 'is a YAML alias of a node that contains it');
         set(key, undefined);
       } else if (!visited.has(value)) {
         ancestors.add(value);
-        interpolateAll(value as Record<string, unknown>, at, env, problems, visited, ancestors);
+        interpolateAll(value, at, env, problems, visited, ancestors);
         ancestors.delete(value);
       }
     }

@@ -4,7 +4,6 @@
  * order, so one attempt shows them all. The result is frozen.
  */
 import { buildConfig } from './build/root.js';
-import { check, validateRoot } from './check.js';
 import { interpolateAll } from './interpolate.js';
 import { deepFreeze } from './objects.js';
 import { ConfigError, Problems } from './problems.js';
@@ -31,8 +30,9 @@ export function parseConfig(text: string, opts: ParseOptions): Config {
   const { doc, data } = parseYaml(text, opts.source);
   const problems = new Problems(doc);
   interpolateAll(data, [], env, problems);
-  problems.addAll(check(validateRoot, data, []));
-  const config = buildConfig(data, opts.probeTypes, env, problems);
+  const config = buildConfig(data, { probeTypes: opts.probeTypes, env, problems });
   if (problems.size > 0) throw new ConfigError(opts.source, problems.sorted());
+  // Whatever build leaves out, it has reported: with no problem, the configuration is whole.
+  if (config === undefined) throw new Error('internal error: the configuration is incomplete, yet no problem was reported');
   return deepFreeze(config);
 }

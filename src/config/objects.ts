@@ -5,11 +5,6 @@ export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** The mapping, or an empty one for anything else. */
-export function obj(value: unknown): Record<string, unknown> {
-  return isObject(value) ? value : {};
-}
-
 /** Freezes `value` and everything reachable from it; returns it. */
 export function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {

@@ -33,6 +33,8 @@ export class ConfigError extends Error {
 export class Problems {
   private readonly entries: Array<{ pos: number; text: string }> = [];
   private readonly seen = new Set<string>();
+  /** Every path a problem was reported at. */
+  private readonly reported = new Set<string>();
   /** Paths already reported as unusable: later problems under them would only be noise. */
   private readonly failed = new Set<string>();
   /** Secrets met while loading: a value interpolated from one must not be quoted back. */
@@ -49,11 +51,17 @@ export class Problems {
     const text = `${formatPath(path)}: ${message}`;
     if (this.seen.has(text)) return;
     this.seen.add(text);
+    this.reported.add(JSON.stringify(path));
     this.entries.push({ pos: this.position(at), text });
   }
 
-  addAll(list: SchemaProblem[]): void {
+  addAll(list: readonly SchemaProblem[]): void {
     for (const p of list) this.add(p.path, p.message, p.at);
+  }
+
+  /** Whether a problem was reported at exactly `path`. */
+  has(path: Path): boolean {
+    return this.reported.has(JSON.stringify(path));
   }
 
   /** Reports `path` and silences anything reported under it afterwards. */
@@ -80,11 +88,15 @@ export class Problems {
   /** Offset of the nearest node that exists in the document (defaults and merges have none). */
   private position(path: Path): number {
     for (let n = path.length; n > 0; n--) {
-      const node = this.doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
-      if (node?.range) return node.range[0];
+      const node: unknown = this.doc.getIn(path.slice(0, n), true);
+      if (hasRange(node)) return node.range[0];
     }
     return 0;
   }
+}
+
+function hasRange(node: unknown): node is { range: [number, number, number] } {
+  return typeof node === 'object' && node !== null && 'range' in node && Array.isArray(node.range);
 }
 
 /** A path as the messages show it: `targets[0].probes[1].name`, `credentials["a b"]`. */

@@ -50,14 +50,14 @@ export function parseYaml(text: string, source: string): { doc: Document; data: 
   });
   if (yamlProblems.length > 0) throw new ConfigError(source, yamlProblems);
 
-  let raw: unknown;
+  let data: unknown;
   try {
-    raw = doc.toJS({ maxAliasCount: 1000 });
+    data = doc.toJS({ maxAliasCount: 1000 });
   } catch (err) {
-    throw new ConfigError(source, [(err as Error).message]);
+    throw new ConfigError(source, [err instanceof Error ? err.message : String(err)]);
   }
-  if (!isObject(raw)) {
+  if (!isObject(data)) {
     throw new ConfigError(source, ['top level: must be a mapping with "credentials" and "targets" (see config/camprobe.yaml)']);
   }
-  return { doc, data: raw };
+  return { doc, data };
 }

@@ -1,7 +1,7 @@
 /**
  * The shape of the raw YAML, as JSON Schema, and the types derived from it. Rules that span
  * fields (durations, interval vs timeout, references between sections, files) live in
- * `load.ts`; turning ajv's errors into messages lives in `check.ts`.
+ * `build/`; turning ajv's errors into messages lives in `check.ts`.
  *
  * `x-message` on a schema node replaces the generic message for that node's own value
  * (never for unknown or missing keys inside it).
@@ -18,6 +18,9 @@ const LABEL_VALUE = '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$';
 const CREDENTIAL_NAME = '^[A-Za-z0-9_.-]{1,64}$';
 const LOWER_NAME = '^[a-z][a-z0-9_]{0,63}$';
 const LOWER_NAME_HINT = 'must be 1 to 64 lowercase letters, digits or "_", starting with a letter';
+/** Defaults the loader also stands in for a value it reported (see build/durations.ts). */
+export const CLOSE_TIMEOUT_DEFAULT = '1s';
+export const TTL_DEFAULT = '5m';
 
 const role = enumOf(ROLES);
 const lowerName = Type.String({ pattern: LOWER_NAME, 'x-message': LOWER_NAME_HINT });
@@ -49,7 +52,7 @@ const contractSchema = Type.Object(
   { additionalProperties: false },
 );
 
-// Who may read camprobe's own endpoints (all but /healthz). Its secret is checked in load.ts.
+// Who may read camprobe's own endpoints (all but /healthz). Its secret is checked in build/.
 const httpAuthSchema = exactlyOne(
   {
     bearer_token: secretRef,
@@ -99,7 +102,7 @@ export const defaultsSchema = Type.Object(
     timeout: duration({ default: '10s' }),
     /** Largest WebSocket message accepted from the target, bytes. */
     max_frame_bytes: maxFrameBytes({ default: 1_048_576 }),
-    close_timeout: duration({ default: '1s' }),
+    close_timeout: duration({ default: CLOSE_TIMEOUT_DEFAULT }),
   },
   { default: {}, additionalProperties: false },
 );
@@ -124,7 +127,7 @@ const probeBaseSchema = Type.Object({
   /** A node-cron expression (6 fields, seconds first) instead of an interval. */
   schedule: Type.Optional(text(256)),
   timeout: Type.Optional(duration()),
-  // A duration, or a mapping of `run`/step names to durations: checked in load.ts.
+  // A duration, or a mapping of `run`/step names to durations: checked in build/.
   degraded_after: Type.Optional(
     Type.Unsafe<string | Record<string, unknown>>({
       type: ['string', 'object'],
@@ -164,7 +167,7 @@ export const targetSchema = Type.Object(
   { additionalProperties: false },
 );
 
-// This replica's part of the targets; index < total is checked in load.ts.
+// This replica's part of the targets; index < total is checked in build/.
 const shardSchema = Type.Object(
   { index: int(0, MAX_SHARDS - 1), total: int(1, MAX_SHARDS) },
   { additionalProperties: false },
@@ -177,9 +180,9 @@ export const rootSchema = Type.Object(
     history: historySchema,
     defaults: defaultsSchema,
     contract: Type.Optional(contractSchema),
-    // Loaded before the rest is validated (the scripts' types validate their probes): see load.ts.
+    // Loaded before the rest is validated (the scripts' types validate their probes): see read.ts.
     probe_scripts_dir: Type.Optional(text()),
-    // Each credential is checked against its kind's schema in load.ts.
+    // Each credential is checked against its kind's schema in build/.
     credentials: mapOf(jsonObject(), {
       minProperties: 1,
       maxProperties: 64,
@@ -201,7 +204,7 @@ export const jwtCredentialSchema = Type.Object(
     /** Role of the tokens minted for positive probes. */
     role: enumOf(ROLES, { default: 'viewer' }),
     /** Lifetime of minted tokens. */
-    ttl: duration({ default: '5m' }),
+    ttl: duration({ default: TTL_DEFAULT }),
   },
   { additionalProperties: false },
 );

@@ -5,22 +5,24 @@
 import { DURATION_HINT, formatDuration, parseDuration } from '../../core/duration.js';
 import type { Path, Problems } from '../problems.js';
 
-export const TTL_RANGE: [number, number] = [10_000, 86_400_000];
-export const CLOSE_TIMEOUT_RANGE: [number, number] = [10, 30_000];
-export const TIMEOUT_RANGE: [number, number] = [10, 86_400_000];
-export const REQUEST_TIMEOUT_RANGE: [number, number] = [100, 300_000];
+export type Range = readonly [min: number, max: number];
+
+export const TTL_RANGE: Range = [10_000, 86_400_000];
+export const CLOSE_TIMEOUT_RANGE: Range = [10, 30_000];
+export const TIMEOUT_RANGE: Range = [10, 86_400_000];
+export const REQUEST_TIMEOUT_RANGE: Range = [100, 300_000];
 /**
  * Sub-second runs would exceed the service's rate limit (60 requests a minute) with even a
  * one-request probe; past a day, a cron `schedule` says better when a probe should run.
  */
-const INTERVAL_RANGE: [number, number] = [1000, 86_400_000];
+export const INTERVAL_RANGE: Range = [1000, 86_400_000];
 
 /** A duration field: ms, or undefined when absent or invalid (the problem is recorded). */
-export function duration(value: unknown, path: Path, problems: Problems, range?: [number, number]): number | undefined {
+export function duration(value: string | undefined, path: Path, problems: Problems, range?: Range): number | undefined {
   if (value === undefined) return undefined;
   let ms: number;
   try {
-    ms = parseDuration(String(value));
+    ms = parseDuration(value);
   } catch {
     problems.add(path, DURATION_HINT);
     return undefined;
@@ -32,9 +34,12 @@ export function duration(value: unknown, path: Path, problems: Problems, range?:
   return ms;
 }
 
-/** Any interval in range: camprobe's own timer runs it, so it need not divide a minute. */
-export function interval(value: unknown, path: Path, problems: Problems): number | undefined {
-  return duration(value, path, problems, INTERVAL_RANGE);
+/**
+ * A duration that has a default: one reported invalid (or absent) stands at the default, so
+ * what depends on it is still checked. The configuration is refused anyway.
+ */
+export function durationOr(fallback: string, value: string | undefined, path: Path, problems: Problems, range: Range): number {
+  return duration(value, path, problems, range) ?? parseDuration(fallback);
 }
 
 /** A setting as it applies at one level: its value, and where it was set when not at this level. */
@@ -51,4 +56,12 @@ export interface Inherited {
 export function override(value: unknown, ms: number | undefined, from: string | undefined, inherited: Inherited | undefined): Inherited | undefined {
   if (value === undefined) return inherited;
   return ms === undefined ? undefined : { ms, ...(from === undefined ? {} : { from }) };
+}
+
+/** The timeout must end before the next run is due; the message says where each value came from. */
+export function checkTimeoutFits(timeout: Inherited, period: Inherited, path: Path, problems: Problems): void {
+  if (timeout.ms < period.ms) return;
+  const sources = [timeout.from && `the timeout comes from ${timeout.from}`, period.from && `the interval comes from ${period.from}`];
+  const note = sources.filter(Boolean).join(', ');
+  problems.add(path, `${formatDuration(timeout.ms)} must be shorter than the interval (${formatDuration(period.ms)})${note ? `; ${note}` : ''}`);
 }

@@ -7,33 +7,29 @@ import { createTask, validateDetailed } from 'node-cron';
 import { STEPS } from '../../core/outcome.js';
 import { formatDuration } from '../../core/duration.js';
 import { quote } from '../../core/text.js';
-import { check, compileOptionsSchema } from '../check.js';
+import { check, compileOptionsSchema, type Pruned } from '../check.js';
 import { isObject } from '../objects.js';
 import type { Path, Problems } from '../problems.js';
-import { PROBE_BASE_KEYS } from '../schema.js';
+import { PROBE_BASE_KEYS, type RawProbeEntry } from '../schema.js';
 import type { CredentialConfig, ProbeConfig, ProbeTypeSpec, TargetConfig } from '../types.js';
-import { TIMEOUT_RANGE, duration, interval, override, type Inherited } from './durations.js';
+import { INTERVAL_RANGE, TIMEOUT_RANGE, checkTimeoutFits, duration, override, type Inherited } from './durations.js';
 
-/** What checking a probe entry needs besides its target. */
+/** What checking a probe entry needs from its target. */
 export interface ProbeEntryContext {
   problems: Problems;
   probeTypes: ReadonlyMap<string, ProbeTypeSpec>;
+  /** The target as probe `validate` hooks see it; undefined when it is itself unusable (reported). */
+  target: TargetConfig | undefined;
+  credential: CredentialConfig | undefined;
+  inherited: { interval: Inherited | undefined; timeout: Inherited | undefined };
 }
 
-/** The probe at `path`, or undefined when it has no usable type (the problems are recorded). */
-export function buildProbe(
-  value: unknown,
-  path: Path,
-  target: TargetConfig,
-  credential: CredentialConfig | undefined,
-  inherited: { interval: Inherited | undefined; timeout: Inherited | undefined },
-  ctx: ProbeEntryContext,
-): ProbeConfig | undefined {
-  if (!isObject(value)) return undefined;
+/** The probe at `path`, or undefined when part of it is unusable (the problems are recorded). */
+export function buildProbe(entry: Pruned<RawProbeEntry>, path: Path, ctx: ProbeEntryContext): ProbeConfig | undefined {
   const { problems } = ctx;
   const at = (key: string): Path => [...path, key];
-  const { type, name, interval: rawInterval, schedule, timeout: rawTimeout, degraded_after: rawDegraded, ...options } = value;
-  if (typeof type !== 'string') return undefined;
+  const { type, name, interval, schedule, timeout: rawTimeout, degraded_after: degraded, ...options } = entry;
+  if (type === undefined) return undefined;
 
   const definition = ctx.probeTypes.get(type);
   if (!definition) {
@@ -42,62 +38,60 @@ export function buildProbe(
   }
 
   let period: Inherited | undefined;
-  if (rawInterval !== undefined && schedule !== undefined) {
+  if (interval !== undefined && schedule !== undefined) {
     problems.add(path, 'set either interval or schedule, not both', at('schedule'));
   } else if (schedule !== undefined) {
-    const ms = typeof schedule === 'string' ? cronInterval(schedule, at('schedule'), problems) : undefined;
-    period = override(schedule, ms, undefined, undefined);
+    period = override(schedule, cronInterval(schedule, at('schedule'), problems), undefined, undefined);
   } else {
-    period = override(rawInterval, interval(rawInterval, at('interval'), problems), undefined, inherited.interval);
+    period = override(interval, duration(interval, at('interval'), problems, INTERVAL_RANGE), undefined, ctx.inherited.interval);
   }
 
-  const timeout = override(rawTimeout, duration(rawTimeout, at('timeout'), problems, TIMEOUT_RANGE), undefined, inherited.timeout);
-  if (timeout && period && timeout.ms >= period.ms) {
-    const sources = [timeout.from && `the timeout comes from ${timeout.from}`, period.from && `the interval comes from ${period.from}`];
-    const note = sources.filter(Boolean).join(', ');
-    problems.add(
-      at('timeout'),
-      `${formatDuration(timeout.ms)} must be shorter than the interval (${formatDuration(period.ms)})${note ? `; ${note}` : ''}`,
-    );
-  }
+  const timeout = override(rawTimeout, duration(rawTimeout, at('timeout'), problems, TIMEOUT_RANGE), undefined, ctx.inherited.timeout);
+  if (timeout && period) checkTimeoutFits(timeout, period, at('timeout'), problems);
+  const degradedAfter = degradedThresholds(degraded, at('degraded_after'), timeout?.ms, problems);
 
-  const degradedAfter = degradedThresholds(rawDegraded, at('degraded_after'), timeout?.ms, problems);
-
-  if (definition) {
-    const problemsBefore = problems.size;
-    problems.addAll(check(compileOptionsSchema(definition.optionsSchema), options, path, PROBE_BASE_KEYS));
-    // Cross-field rules only make sense on options that have the right shape.
-    if (problems.size === problemsBefore && definition.validate) {
-      for (const [field, message] of definition.validate(options, target, credential)) problems.add([...path, ...fieldPath(field)], message);
-    }
-  }
-
+  const optionsValid = definition !== undefined && checkOptions(definition, options, path, ctx);
+  if (!optionsValid || period === undefined || timeout === undefined || (degraded !== undefined && degradedAfter === undefined)) return undefined;
   return {
-    name: typeof name === 'string' ? name : type,
+    name: name ?? type,
     type,
-    interval_ms: period?.ms ?? 0,
-    ...(typeof schedule === 'string' ? { schedule } : {}),
-    timeout_ms: timeout?.ms ?? 0,
+    interval_ms: period.ms,
+    ...(schedule !== undefined ? { schedule } : {}),
+    timeout_ms: timeout.ms,
     ...(degradedAfter ? { degraded_after: degradedAfter } : {}),
     options,
   };
 }
 
 /**
+ * Checks `options` against the type's schema (filling its defaults in), then, when they have
+ * the right shape and the target is usable, against the type's cross-field rules.
+ */
+function checkOptions(definition: ProbeTypeSpec, options: Record<string, unknown>, path: Path, ctx: ProbeEntryContext): boolean {
+  const found = check(compileOptionsSchema(definition.optionsSchema), options, path, PROBE_BASE_KEYS);
+  ctx.problems.addAll(found);
+  if (found.length > 0) return false;
+  if (!definition.validate || !ctx.target) return true;
+  const hookProblems = definition.validate(options, ctx.target, ctx.credential);
+  for (const [field, message] of hookProblems) ctx.problems.add([...path, ...fieldPath(field)], message);
+  return hookProblems.length === 0;
+}
+
+/**
  * `degraded_after: 200ms` (the whole run) or `{ run: 1s, call: 50ms, ... }` (per step).
  * A threshold at or past the timeout could never mark a run degraded rather than failed.
  */
-function degradedThresholds(value: unknown, path: Path, timeoutMs: number | undefined, problems: Problems): Record<string, number> | undefined {
+function degradedThresholds(value: Pruned<RawProbeEntry>['degraded_after'], path: Path, timeoutMs: number | undefined, problems: Problems): Record<string, number> | undefined {
   if (value === undefined) return undefined;
   const entries: Array<[string, unknown]> = isObject(value) ? Object.entries(value) : [['run', value]];
   const out: Record<string, number> = {};
   for (const [key, raw] of entries) {
     const at = isObject(value) ? [...path, key] : path;
-    if (key !== 'run' && !(STEPS as readonly string[]).includes(key)) {
+    if (key !== 'run' && !STEPS.some((step) => step === key)) {
       problems.add(at, `unknown step ${quote(key)} (use run or one of: ${STEPS.join(', ')})`);
       continue;
     }
-    const ms = duration(raw, at, problems, TIMEOUT_RANGE);
+    const ms = duration(String(raw), at, problems, TIMEOUT_RANGE);
     if (ms === undefined) continue;
     if (timeoutMs !== undefined && ms >= timeoutMs) {
       problems.add(at, `${formatDuration(ms)} must be shorter than the timeout (${formatDuration(timeoutMs)})`);
@@ -129,7 +123,7 @@ function cronInterval(expression: string, path: Path, problems: Problems): numbe
       problems.add(path, 'must fire more than once');
       return undefined;
     }
-    return Math.min(...runs.slice(1).map((t, i) => t - runs[i]!));
+    return Math.min(...runs.slice(1).map((t, i) => t - (runs[i] ?? t)));
   } finally {
     void task.destroy();
   }
@@ -137,5 +131,5 @@ function cronInterval(expression: string, path: Path, problems: Problems): numbe
 
 /** `cases[1].method` → ['cases', 1, 'method']. */
 function fieldPath(field: string): Path {
-  return [...field.matchAll(/\[(\d+)\]|([^.[\]]+)/g)].map((m) => (m[1] !== undefined ? Number(m[1]) : m[2]!));
+  return [...field.matchAll(/\[(\d+)\]|([^.[\]]+)/g)].map((m) => (m[1] !== undefined ? Number(m[1]) : (m[2] ?? '')));
 }

@@ -1,110 +1,119 @@
 /**
- * The whole document, once it passed the schema check: the sections in turn, each adding
- * the problems that span fields. Every problem is recorded, whatever else failed, so one
+ * The whole document: the schema check, then the sections in turn, each adding the
+ * problems that span fields. Every problem is recorded, whatever else failed, so one
  * attempt shows them all.
  */
-import { resolveSecret } from '../../core/secrets.js';
-import { isObject, obj, deepFreeze } from '../objects.js';
+import { checkAndPrune, compile, type Pruned } from '../check.js';
+import { isObject } from '../objects.js';
 import type { Path, Problems } from '../problems.js';
-import { NO_SHARDING, shardProblem } from '../shard.js';
-import type { ClientConfig, Config, CredentialConfig, HttpAuthConfig, ProbeTypeSpec } from '../types.js';
-import { buildCredential, isSecretRef } from './credentials.js';
-import { CLOSE_TIMEOUT_RANGE, REQUEST_TIMEOUT_RANGE, TIMEOUT_RANGE, duration, interval, override } from './durations.js';
-import { buildContract, buildTarget, type TargetContext } from './targets.js';
+import { CLOSE_TIMEOUT_DEFAULT, rootSchema, type RawDefaults, type RawHttpAuth, type RawServer, type RawShard } from '../schema.js';
+import { NO_SHARDING, shardProblem, type Shard } from '../shard.js';
+import type { Config, CredentialConfig, HttpAuthConfig, ProbeTypeSpec, ServerConfig } from '../types.js';
+import { buildCredential, completeSecretRef, readSecret } from './credentials.js';
+import { CLOSE_TIMEOUT_RANGE, INTERVAL_RANGE, REQUEST_TIMEOUT_RANGE, TIMEOUT_RANGE, duration, durationOr, override } from './durations.js';
+import { buildContract, buildTarget, type TargetDefaults } from './targets.js';
 
+const validateRoot = compile(rootSchema);
 /** Shorter HTTP credentials are guessable, and too short for the redactor to find in text. */
 const MIN_HTTP_SECRET_LENGTH = 16;
 
+export interface BuildOptions {
+  /** Probe types by `type`; their option schemas validate the probe entries. */
+  probeTypes: ReadonlyMap<string, ProbeTypeSpec>;
+  /** Variables for `{ env: VAR }` secrets. */
+  env: Record<string, string | undefined>;
+  problems: Problems;
+}
+
 /**
- * Builds the Config from the schema-checked raw data, adding the cross-field problems.
- * Parts that failed the schema may have any shape here: they are read defensively and
- * the result is discarded anyway, since a problem was recorded.
+ * Checks an interpolated document (coercing and filling defaults in place) and builds the
+ * Config, recording every problem. Returns undefined when a part could not be built; that
+ * part's problem is recorded, and the caller refuses a configuration with any problem.
  */
-export function buildConfig(raw: Record<string, unknown>, probeTypes: ReadonlyMap<string, ProbeTypeSpec>, env: Record<string, string | undefined>, problems: Problems): Config {
-  const server = obj(raw.server);
-  const log = obj(raw.log);
-  const history = obj(raw.history);
-  const defaults = obj(raw.defaults);
-  const rawCredentials = obj(raw.credentials);
+export function buildConfig(data: Record<string, unknown>, { probeTypes, env, problems }: BuildOptions): Config | undefined {
+  // Every name under `credentials`, valid or not, so a target naming a broken one is not also told it is unknown.
+  const credentialNames = isObject(data.credentials) ? Object.keys(data.credentials) : [];
+  const { problems: found, pruned: raw } = checkAndPrune(validateRoot, data, []);
+  problems.addAll(found);
 
-  // The schema filled in defaults.interval and defaults.timeout when absent.
-  const defaultInterval = override(defaults.interval, interval(defaults.interval, ['defaults', 'interval'], problems), 'defaults.interval', undefined);
-  const defaultTimeout = override(defaults.timeout, duration(defaults.timeout, ['defaults', 'timeout'], problems, TIMEOUT_RANGE), 'defaults.timeout', undefined);
-  const defaultClient: ClientConfig = {
-    max_frame_bytes: defaults.max_frame_bytes as number,
-    close_timeout_ms: duration(defaults.close_timeout, ['defaults', 'close_timeout'], problems, CLOSE_TIMEOUT_RANGE) ?? 1000,
-  };
-
+  const defaults = targetDefaults(raw.defaults, problems);
   const credentials = new Map<string, CredentialConfig>();
-  for (const [name, value] of Object.entries(rawCredentials)) {
+  for (const [name, value] of Object.entries(raw.credentials ?? {})) {
     const credential = buildCredential(name, value, env, problems);
-    if (credential) credentials.set(name, deepFreeze(credential));
+    if (credential) credentials.set(name, credential);
   }
-
   // Before the targets, so its secret is known when they are checked for secrets.
-  const httpAuth = buildHttpAuth(server.auth, env, problems);
-
-  const topContract = buildContract(raw.contract, ['contract'], problems);
-  const context: TargetContext = {
-    topContract,
-    probeTypes,
+  const httpAuth = buildHttpAuth(raw.server?.auth, env, problems);
+  const ctx = {
     problems,
-    credentialNames: Object.keys(rawCredentials),
+    probeTypes,
+    topContract: buildContract(raw.contract, ['contract'], problems),
+    credentialNames,
     credentials,
-    defaultInterval,
-    defaultTimeout,
-    defaultClient,
-    targetNames: new Set(),
+    defaults,
+    targetNames: new Set<string>(),
   };
-  const targets = (Array.isArray(raw.targets) ? raw.targets : []).map((value, i) => buildTarget(value, i, context));
+  const targets = (raw.targets ?? []).map((target, i) => buildTarget(target, i, ctx));
+  const shard = buildShard(raw.shard, problems);
+  const server = buildServer(raw.server, httpAuth, problems);
+  const { level } = raw.log ?? {};
+  const { runs, failures } = raw.history ?? {};
 
-  const rawShard = obj(raw.shard);
-  const shard = raw.shard === undefined ? NO_SHARDING : { index: rawShard.index as number, total: rawShard.total as number };
-  // The schema checked each number; only index < total is left (reported once the numbers are valid).
-  if (Number.isInteger(shard.index) && Number.isInteger(shard.total) && shard.total >= 1 && shard.index >= shard.total) {
-    problems.add(['shard', 'index'], shardProblem(shard)!);
-  }
-
+  if (!server || !shard || level === undefined || runs === undefined || failures === undefined || !allDefined(targets)) return undefined;
   return {
-    ...(typeof raw.location === 'string' ? { location: raw.location } : {}),
+    ...(raw.location !== undefined ? { location: raw.location } : {}),
     shard,
-    server: {
-      host: server.host as string,
-      port: server.port as number,
-      ...httpAuth,
-      request_timeout_ms: duration(server.request_timeout, ['server', 'request_timeout'], problems, REQUEST_TIMEOUT_RANGE) ?? 10_000,
-    },
-    log: { level: log.level as Config['log']['level'] },
-    history: { runs: history.runs as number, failures: history.failures as number },
+    server,
+    log: { level },
+    history: { runs, failures },
     // fromEntries defines own properties, so a credential named "__proto__" stays data.
     credentials: Object.fromEntries(credentials),
     targets,
   };
 }
 
-/** `server.auth`, with its secret checked now so a missing one fails the start. */
-function buildHttpAuth(value: unknown, env: Record<string, string | undefined>, problems: Problems): { auth?: HttpAuthConfig } {
-  if (!isObject(value)) return {};
-  let auth: HttpAuthConfig | undefined;
-  let ref: unknown;
-  let at: Path = [];
-  if ('bearer_token' in value) {
-    ref = value.bearer_token;
-    at = ['server', 'auth', 'bearer_token'];
-    if (isSecretRef(ref)) auth = { bearer_token: ref };
-  } else if (isObject(value.basic)) {
-    ref = value.basic.password;
-    at = ['server', 'auth', 'basic', 'password'];
-    if (isSecretRef(ref) && typeof value.basic.username === 'string') auth = { basic: { username: value.basic.username, password: ref } };
-  }
-  if (isSecretRef(ref)) {
-    try {
-      const secret = resolveSecret(ref, env);
-      problems.secret(secret);
-      if (secret.length < MIN_HTTP_SECRET_LENGTH) problems.add(at, `must be at least ${MIN_HTTP_SECRET_LENGTH} characters long`);
-    } catch (err) {
-      problems.add(at, (err as Error).message);
-    }
-  }
-  return auth ? { auth } : {};
+/** `defaults`, parsed: what targets and probes inherit. */
+function targetDefaults(d: Pruned<RawDefaults> | undefined, problems: Problems): TargetDefaults {
+  const at = (key: string): Path => ['defaults', key];
+  return {
+    interval: override(d?.interval, duration(d?.interval, at('interval'), problems, INTERVAL_RANGE), 'defaults.interval', undefined),
+    timeout: override(d?.timeout, duration(d?.timeout, at('timeout'), problems, TIMEOUT_RANGE), 'defaults.timeout', undefined),
+    maxFrameBytes: d?.max_frame_bytes,
+    closeTimeoutMs: durationOr(CLOSE_TIMEOUT_DEFAULT, d?.close_timeout, at('close_timeout'), problems, CLOSE_TIMEOUT_RANGE),
+  };
+}
+
+function buildServer(server: Pruned<RawServer> | undefined, httpAuth: { auth?: HttpAuthConfig }, problems: Problems): ServerConfig | undefined {
+  const requestTimeoutMs = duration(server?.request_timeout, ['server', 'request_timeout'], problems, REQUEST_TIMEOUT_RANGE);
+  if (server?.host === undefined || server.port === undefined || requestTimeoutMs === undefined) return undefined;
+  return { host: server.host, port: server.port, ...httpAuth, request_timeout_ms: requestTimeoutMs };
+}
+
+/** `server.auth`, with its secret checked now so a missing or short one fails the start. */
+function buildHttpAuth(auth: Pruned<RawHttpAuth> | undefined, env: Record<string, string | undefined>, problems: Problems): { auth?: HttpAuthConfig } {
+  if (auth === undefined) return {};
+  const bearer = 'bearer_token' in auth;
+  const basic = 'basic' in auth ? auth.basic : undefined;
+  const at: Path = bearer ? ['server', 'auth', 'bearer_token'] : ['server', 'auth', 'basic', 'password'];
+  const ref = completeSecretRef('bearer_token' in auth ? auth.bearer_token : basic?.password);
+  if (ref === undefined) return {};
+  const secret = readSecret(ref, at, env, problems);
+  if (secret !== undefined && secret.length < MIN_HTTP_SECRET_LENGTH) problems.add(at, `must be at least ${MIN_HTTP_SECRET_LENGTH} characters long`);
+  if (bearer) return { auth: { bearer_token: ref } };
+  return basic?.username === undefined ? {} : { auth: { basic: { username: basic.username, password: ref } } };
+}
+
+/** This replica's part of the targets; the schema checked each number, only index < total is left. */
+function buildShard(shard: Pruned<RawShard> | undefined, problems: Problems): Shard | undefined {
+  if (shard === undefined) return NO_SHARDING;
+  const { index, total } = shard;
+  if (index === undefined || total === undefined) return undefined;
+  const problem = shardProblem({ index, total });
+  if (problem === undefined) return { index, total };
+  problems.add(['shard', 'index'], problem);
+  return undefined;
+}
+
+function allDefined<T>(list: Array<T | undefined>): list is T[] {
+  return list.every((item) => item !== undefined);
 }

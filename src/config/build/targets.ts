@@ -5,112 +5,150 @@
 import { statSync, accessSync, constants as fsConstants } from 'node:fs';
 import { loadContract } from '../../contract/openrpc.js';
 import { fsProblem, quote } from '../../core/text.js';
+import type { Pruned } from '../check.js';
 import { DOCUMENTED_METHOD_ROLES, DOCUMENTED_SIDE_EFFECT_METHODS } from '../methods.js';
-import { deepFreeze, obj } from '../objects.js';
+import { deepFreeze } from '../objects.js';
 import { formatPath, type Path, type Problems } from '../problems.js';
-import type { ClientConfig, ContractConfig, CredentialConfig, ProbeTypeSpec, Role, TargetConfig, TlsConfig } from '../types.js';
-import { CLOSE_TIMEOUT_RANGE, TIMEOUT_RANGE, duration, interval, override, type Inherited } from './durations.js';
-import { buildProbe } from './probes.js';
+import type { RawContract, RawProbeEntry, RawTarget, RawTls, Role } from '../schema.js';
+import type { ClientConfig, ContractConfig, CredentialConfig, ProbeConfig, ProbeTypeSpec, TargetConfig } from '../types.js';
+import { CLOSE_TIMEOUT_RANGE, INTERVAL_RANGE, TIMEOUT_RANGE, duration, override, type Inherited } from './durations.js';
+import { buildProbe, type ProbeEntryContext } from './probes.js';
 
 /** The probes of a target that lists none. */
-const DEFAULT_PROBES = ['auth_flow', 'camera_list', 'protected_rejection'];
+const DEFAULT_PROBES: ReadonlyArray<Pruned<RawProbeEntry>> = ['auth_flow', 'camera_list', 'protected_rejection'].map((type) => ({ type }));
 
-/** What building the targets shares. */
+/** What every target inherits: `defaults`, each value undefined when it is invalid (reported). */
+export interface TargetDefaults {
+  interval: Inherited | undefined;
+  timeout: Inherited | undefined;
+  maxFrameBytes: number | undefined;
+  closeTimeoutMs: number;
+}
+
+/** What building the targets shares, besides the problems. */
 export interface TargetContext {
-  topContract: ContractConfig | undefined;
-  probeTypes: ReadonlyMap<string, ProbeTypeSpec>;
   problems: Problems;
+  probeTypes: ReadonlyMap<string, ProbeTypeSpec>;
+  topContract: ContractConfig | undefined;
   /** Every name under `credentials`, valid or not (so a broken one is not also "unknown"). */
-  credentialNames: string[];
+  credentialNames: readonly string[];
   credentials: ReadonlyMap<string, CredentialConfig>;
-  defaultInterval: Inherited | undefined;
-  defaultTimeout: Inherited | undefined;
-  defaultClient: ClientConfig;
+  defaults: TargetDefaults;
+  /** Names met so far, to refuse a duplicate. */
   targetNames: Set<string>;
 }
 
-/** The target at `targets[index]`, with its probes. */
-export function buildTarget(value: unknown, index: number, ctx: TargetContext): TargetConfig {
-  const { problems } = ctx;
+/**
+ * The target at `targets[index]`, or undefined when part of it is unusable (the problems
+ * are recorded). Its probes are checked either way.
+ */
+export function buildTarget(t: Pruned<RawTarget> | undefined, index: number, ctx: TargetContext): TargetConfig | undefined {
+  if (t === undefined) return undefined;
   const path = ['targets', index];
   const at = (key: string): Path => [...path, key];
-  const t = obj(value);
+  const { problems } = ctx;
 
-  const name = t.name as string;
-  if (typeof name === 'string') {
-    if (ctx.targetNames.has(name)) problems.add(at('name'), `duplicate target name ${quote(name)}`);
-    else ctx.targetNames.add(name);
-  }
-
-  const url = t.url as string;
-  if (typeof url === 'string') checkUrl(url, at('url'), problems);
-  // Names become metric labels and URLs are logged: neither may carry a secret.
-  for (const key of ['name', 'url'] as const) {
-    if (typeof t[key] === 'string' && problems.hasSecret(t[key])) {
-      problems.add(at(key), 'contains the value of a secret (or a JWT): it would be exported in labels and logs');
-    }
-  }
-
-  let credential = t.credential as string | undefined;
-  const defined = `(defined: ${ctx.credentialNames.join(', ')})`;
-  if (credential === undefined) {
-    if (ctx.credentialNames.length === 1) credential = ctx.credentialNames[0];
-    else if (ctx.credentialNames.length > 1) problems.add(at('credential'), `is required when more than one credential is defined ${defined}`);
-  } else if (typeof credential === 'string' && !ctx.credentialNames.includes(credential)) {
-    problems.add(at('credential'), `unknown credential ${quote(credential)} ${defined}`);
-  }
-
-  const tls = buildTls(t.tls, url, at('tls'), problems);
-
-  const ownInterval = interval(t.interval, at('interval'), problems);
-  const ownTimeout = duration(t.timeout, at('timeout'), problems, TIMEOUT_RANGE);
-  const closeTimeout = duration(t.close_timeout, at('close_timeout'), problems, CLOSE_TIMEOUT_RANGE);
-
-  const contract = t.contract === undefined ? ctx.topContract : buildContract(t.contract, at('contract'), problems);
-  const target: TargetConfig = {
-    name,
-    url,
-    credential: credential as string,
-    methods: { ...DOCUMENTED_METHOD_ROLES, ...(obj(t.methods) as Record<string, Role>) },
-    side_effect_methods: Array.isArray(t.side_effect_methods) ? (t.side_effect_methods as string[]) : [...DOCUMENTED_SIDE_EFFECT_METHODS],
-    tls,
-    client: {
-      max_frame_bytes: (t.max_frame_bytes as number | undefined) ?? ctx.defaultClient.max_frame_bytes,
-      close_timeout_ms: closeTimeout ?? ctx.defaultClient.close_timeout_ms,
-    },
-    ...(contract ? { contract } : {}),
-    probes: [],
-  };
-
+  checkIdentity(t, path, ctx);
+  const credential = credentialOf(t.credential, at('credential'), ctx);
+  const tls = buildTls(t.tls, t.url, at('tls'), problems);
   const inherited = {
-    interval: override(t.interval, ownInterval, formatPath(at('interval')), ctx.defaultInterval),
-    timeout: override(t.timeout, ownTimeout, formatPath(at('timeout')), ctx.defaultTimeout),
+    interval: override(t.interval, duration(t.interval, at('interval'), problems, INTERVAL_RANGE), formatPath(at('interval')), ctx.defaults.interval),
+    timeout: override(t.timeout, duration(t.timeout, at('timeout'), problems, TIMEOUT_RANGE), formatPath(at('timeout')), ctx.defaults.timeout),
   };
-  // Probe `validate` hooks see the target without its probes, frozen so they cannot change it.
-  const view = deepFreeze({ ...target, probes: [] });
-  const credentialConfig = typeof credential === 'string' ? ctx.credentials.get(credential) : undefined;
-  const entries = Array.isArray(t.probes) ? t.probes : DEFAULT_PROBES.map((type) => ({ type }));
-  const probeNames = new Set<string>();
-  entries.forEach((entry, i) => {
-    const probe = buildProbe(entry, [...path, 'probes', i], view, credentialConfig, inherited, ctx);
-    if (!probe) return;
-    if (probeNames.has(probe.name)) {
-      problems.add([...path, 'probes', i, 'name'], `duplicate probe name ${quote(probe.name)} in this target (the name defaults to the type; set name: to tell them apart)`);
-    }
-    probeNames.add(probe.name);
-    target.probes.push(probe);
-  });
+  // One reported invalid stands at the inherited value, so the probes' own rules still run.
+  const closeTimeoutMs = duration(t.close_timeout, at('close_timeout'), problems, CLOSE_TIMEOUT_RANGE) ?? ctx.defaults.closeTimeoutMs;
+  const maxFrameBytes = t.max_frame_bytes ?? ctx.defaults.maxFrameBytes;
+  const contract = t.contract === undefined ? ctx.topContract : buildContract(t.contract, at('contract'), problems);
+
+  let target: TargetConfig | undefined;
+  if (t.name !== undefined && t.url !== undefined && credential !== undefined && tls !== undefined && maxFrameBytes !== undefined) {
+    const client: ClientConfig = { max_frame_bytes: maxFrameBytes, close_timeout_ms: closeTimeoutMs };
+    target = {
+      name: t.name,
+      url: t.url,
+      credential,
+      methods: { ...DOCUMENTED_METHOD_ROLES, ...validEntries(t.methods) },
+      side_effect_methods: t.side_effect_methods ? t.side_effect_methods.filter((m) => m !== undefined) : [...DOCUMENTED_SIDE_EFFECT_METHODS],
+      tls,
+      client,
+      ...(contract ? { contract } : {}),
+      probes: [],
+    };
+  }
+  const probes = buildProbes(t.probes, path, target, credential === undefined ? undefined : ctx.credentials.get(credential), inherited, ctx);
+  if (target === undefined || probes === undefined) return undefined;
+  target.probes.push(...probes);
   return target;
 }
 
+/** A name used once and neither name nor URL carrying a secret; the URL usable. */
+function checkIdentity(t: Pruned<RawTarget>, path: Path, ctx: TargetContext): void {
+  const { problems } = ctx;
+  if (t.name !== undefined) {
+    if (ctx.targetNames.has(t.name)) problems.add([...path, 'name'], `duplicate target name ${quote(t.name)}`);
+    else ctx.targetNames.add(t.name);
+  }
+  if (t.url !== undefined) checkUrl(t.url, [...path, 'url'], problems);
+  // Names become metric labels and URLs are logged: neither may carry a secret.
+  for (const key of ['name', 'url'] as const) {
+    const value = t[key];
+    if (value !== undefined && problems.hasSecret(value)) {
+      problems.add([...path, key], 'contains the value of a secret (or a JWT): it would be exported in labels and logs');
+    }
+  }
+}
+
+/** The credential's name: the one given, or the only one defined. */
+function credentialOf(given: string | undefined, path: Path, ctx: TargetContext): string | undefined {
+  const names = ctx.credentialNames;
+  const defined = `(defined: ${names.join(', ')})`;
+  if (given === undefined) {
+    if (names.length === 1) return names[0];
+    if (names.length > 1) ctx.problems.add(path, `is required when more than one credential is defined ${defined}`);
+    return undefined;
+  }
+  if (!names.includes(given)) ctx.problems.add(path, `unknown credential ${quote(given)} ${defined}`);
+  return given;
+}
+
+function buildProbes(
+  entries: Pruned<RawTarget>['probes'],
+  path: Path,
+  target: TargetConfig | undefined,
+  credential: CredentialConfig | undefined,
+  inherited: { interval: Inherited | undefined; timeout: Inherited | undefined },
+  ctx: TargetContext,
+): ProbeConfig[] | undefined {
+  // Probe `validate` hooks see the target without its probes, frozen so they cannot change it.
+  const view = target && deepFreeze({ ...target, probes: [] });
+  const probeCtx: ProbeEntryContext = { ...ctx, target: view, credential, inherited };
+  const probes: ProbeConfig[] = [];
+  const names = new Set<string>();
+  let complete = true;
+  (entries ?? DEFAULT_PROBES).forEach((entry, i) => {
+    const probe = entry && buildProbe(entry, [...path, 'probes', i], probeCtx);
+    if (probe) probes.push(probe);
+    else complete = false;
+    // Checked on entries that failed too. A name given but invalid is reported already: the
+    // type stands in only for a name not given.
+    const name = entry?.name ?? (ctx.problems.has([...path, 'probes', i, 'name']) ? undefined : entry?.type);
+    if (name === undefined) return;
+    if (names.has(name)) {
+      ctx.problems.add([...path, 'probes', i, 'name'], `duplicate probe name ${quote(name)} in this target (the name defaults to the type; set name: to tell them apart)`);
+    }
+    names.add(name);
+  });
+  return complete ? probes : undefined;
+}
+
 /** A contract whose document loads and compiles now, so a broken one fails the start. */
-export function buildContract(value: unknown, path: Path, problems: Problems): ContractConfig | undefined {
-  const file = obj(value).openrpc;
-  if (typeof file !== 'string') return undefined;
+export function buildContract(value: Pruned<RawContract> | undefined, path: Path, problems: Problems): ContractConfig | undefined {
+  const file = value?.openrpc;
+  if (file === undefined) return undefined;
   try {
     loadContract(file);
   } catch (err) {
-    problems.add([...path, 'openrpc'], `${quote(file)} ${(err as Error).message}`);
+    problems.add([...path, 'openrpc'], `${quote(file)} ${err instanceof Error ? err.message : String(err)}`);
     return undefined;
   }
   return { openrpc: file };
@@ -131,16 +169,15 @@ function checkUrl(url: string, path: Path, problems: Problems): void {
   if (url.includes('#')) problems.add(path, 'must not contain a #fragment');
 }
 
-function buildTls(value: unknown, url: unknown, path: Path, problems: Problems): TlsConfig {
-  if (value === undefined) return { insecure_skip_verify: false };
-  const tls = obj(value);
-  if (typeof url === 'string' && !/^wss:\/\//i.test(url)) problems.add(path, 'is only allowed with a wss:// url');
+function buildTls(tls: Pruned<RawTls> | undefined, url: string | undefined, path: Path, problems: Problems): RawTls | undefined {
+  if (tls === undefined) return { insecure_skip_verify: false };
+  if (url !== undefined && !/^wss:\/\//i.test(url)) problems.add(path, 'is only allowed with a wss:// url');
   if ((tls.cert_file === undefined) !== (tls.key_file === undefined)) {
     problems.add(path, 'cert_file and key_file must be given together (a client certificate and its key) or not at all');
   }
-  for (const key of ['ca_file', 'cert_file', 'key_file']) {
+  for (const key of ['ca_file', 'cert_file', 'key_file'] as const) {
     const file = tls[key];
-    if (typeof file !== 'string') continue;
+    if (file === undefined) continue;
     try {
       accessSync(file, fsConstants.R_OK);
       if (!statSync(file).isFile()) problems.add([...path, key], `${quote(file)} is not a file`);
@@ -148,5 +185,12 @@ function buildTls(value: unknown, url: unknown, path: Path, problems: Problems):
       problems.add([...path, key], `cannot read ${quote(file)}: ${fsProblem(err)}`);
     }
   }
-  return { ...tls, insecure_skip_verify: tls.insecure_skip_verify === true } as TlsConfig;
+  const { insecure_skip_verify: insecure, ...files } = tls;
+  return insecure === undefined ? undefined : { ...files, insecure_skip_verify: insecure };
+}
+
+/** The entries of a mapping that passed the schema (a failed one is gone with its key). */
+function validEntries(map: Pruned<Record<string, Role>> | undefined): Record<string, Role> {
+  // fromEntries defines own properties, so a key named "__proto__" stays data.
+  return Object.fromEntries(Object.entries(map ?? {}).filter((entry): entry is [string, Role] => entry[1] !== undefined));
 }
