@@ -15,7 +15,7 @@ import { loadConfig } from '../src/probes/load-config.js';
 import { resolveSecret } from '../src/core/secrets.js';
 import { DOCUMENTED_METHOD_ROLES, DOCUMENTED_SIDE_EFFECT_METHODS } from '../src/config/methods.js';
 import type { CredentialConfig, TargetConfig } from '../src/config/types.js';
-import type { ProbeDefinition } from '../src/probes/types.js';
+import type { AnyProbeDefinition, ProbeDefinition } from '../src/probes/types.js';
 import { BUILTIN_PROBES } from '../src/probes/registry.js';
 
 // Compiled to dist/test: the sources sit two levels up.
@@ -28,7 +28,7 @@ function fakeProbe(type: string, optionsSchema: Record<string, unknown>, validat
 
 /** Small stand-ins for the built-in probes, so these tests pin the loader, not the probes. */
 const seen: Array<{ target: TargetConfig; credential: CredentialConfig | undefined }> = [];
-const PROBE_TYPES: ReadonlyMap<string, ProbeDefinition<any>> = new Map([
+const PROBE_TYPES: ReadonlyMap<string, AnyProbeDefinition> = new Map([
   ['auth_flow', fakeProbe('auth_flow', { type: 'object', additionalProperties: false, properties: { expect_role: { enum: ['viewer', 'operator', 'admin', 'any'] } } })],
   ['camera_list', fakeProbe('camera_list', { type: 'object', additionalProperties: false, properties: { min_cameras: { type: 'integer', minimum: 0, maximum: 100000, default: 0 } } })],
   [

@@ -12,7 +12,7 @@ import type { Redactor } from '../core/secrets.js';
 import { connectRpc, type RpcConnection, type Resolver } from '../rpc/client.js';
 import { loadTls } from '../rpc/tls.js';
 import { checkAnswers, loadContract, type Contract } from '../contract/openrpc.js';
-import { type ProbeContext, type ProbeDefinition } from '../probes/types.js';
+import { type AnyProbeDefinition, type ProbeContext } from '../probes/types.js';
 import { ProbeError, REASONS, STEPS, type FailureReason, type RunRecord, type StepName, type StepRecord } from '../core/outcome.js';
 
 /** Failure details are bounded: they land in logs and in /api/runs. */
@@ -27,7 +27,7 @@ export interface RunnerDeps {
 }
 
 export interface RunRequest {
-  definition: ProbeDefinition<any>;
+  definition: AnyProbeDefinition;
   probe: ProbeConfig;
   target: TargetConfig;
   /** Aborted when the daemon stops or the target is removed: the run is then not recorded. */
