@@ -15,7 +15,7 @@ import { loadConfig } from '../src/probes/load-config.js';
 import { resolveSecret } from '../src/core/secrets.js';
 import { DOCUMENTED_METHOD_ROLES, DOCUMENTED_SIDE_EFFECT_METHODS } from '../src/config/methods.js';
 import type { CredentialConfig, TargetConfig } from '../src/config/types.js';
-import type { ProbeDefinition } from '../src/probes/types.js';
+import type { AnyProbeDefinition, ProbeDefinition } from '../src/probes/types.js';
 import { BUILTIN_PROBES } from '../src/probes/registry.js';
 
 // Compiled to dist/test: the sources sit two levels up.
@@ -28,7 +28,7 @@ function fakeProbe(type: string, optionsSchema: Record<string, unknown>, validat
 
 /** Small stand-ins for the built-in probes, so these tests pin the loader, not the probes. */
 const seen: Array<{ target: TargetConfig; credential: CredentialConfig | undefined }> = [];
-const PROBE_TYPES: ReadonlyMap<string, ProbeDefinition<any>> = new Map([
+const PROBE_TYPES: ReadonlyMap<string, AnyProbeDefinition> = new Map([
   ['auth_flow', fakeProbe('auth_flow', { type: 'object', additionalProperties: false, properties: { expect_role: { enum: ['viewer', 'operator', 'admin', 'any'] } } })],
   ['camera_list', fakeProbe('camera_list', { type: 'object', additionalProperties: false, properties: { min_cameras: { type: 'integer', minimum: 0, maximum: 100000, default: 0 } } })],
   [
@@ -291,6 +291,47 @@ targets:
       ['0,45 * * * * *', 15_000],
       ['*/30 * * * * *', 30_000],
       ['0 0 9 * * 1-5', 86_400_000],
+    ],
+  );
+});
+
+test('any interval from 1s to 24h is accepted, and the timeout must still be shorter', () => {
+  const config = parseConfig(
+    `
+defaults: { interval: 7s, timeout: 5s }
+credentials: { service: { jwt_secret: { env: CAMERA_SERVICE_JWT_SECRET } } }
+targets:
+  - name: local
+    url: ws://localhost:8002/ws
+    probes:
+      - { type: auth_flow }
+      - { type: camera_list, interval: 45s, timeout: 44s }
+      - { type: protected_rejection, interval: 1m30s }
+`,
+    opts(),
+  );
+  assert.deepEqual(
+    config.targets[0]!.probes.map((p) => [p.name, p.interval_ms, p.timeout_ms]),
+    [
+      ['auth_flow', 7000, 5000],
+      ['camera_list', 45_000, 44_000],
+      ['protected_rejection', 90_000, 5000],
+    ],
+  );
+  assert.deepEqual(
+    problemsOf(`
+defaults: { interval: 7s, timeout: 7s }
+credentials: { service: { jwt_secret: { env: CAMERA_SERVICE_JWT_SECRET } } }
+targets:
+  - name: local
+    url: ws://localhost:8002/ws
+    probes:
+      - { type: auth_flow }
+      - { type: camera_list, interval: 45s, timeout: 50s }
+`),
+    [
+      'targets[0].probes[0].timeout: 7s must be shorter than the interval (7s); the timeout comes from defaults.timeout, the interval comes from defaults.interval',
+      'targets[0].probes[1].timeout: 50s must be shorter than the interval (45s)',
     ],
   );
 });

@@ -99,10 +99,10 @@ describe('reloading the configuration', () => {
 
   it('refuses an invalid file with a log line naming the problem, and keeps running the old one', async () => {
     const loadedAt = value(await scrape(daemon), 'camprobe_config_last_reload_success_timestamp_seconds')!;
-    writeFileSync(path, configText(sim.url, ['beta', 'gamma']).replace('interval: 1s', 'interval: 7s'));
+    writeFileSync(path, configText(sim.url, ['beta', 'gamma']).replace('interval: 1s', 'interval: 7 seconds'));
     const result = await daemon.reload();
     assert.equal(result.ok, false);
-    assert.match(!result.ok ? result.error : '', /defaults\.interval: 7s cannot be scheduled evenly/);
+    assert.match(!result.ok ? result.error : '', /defaults\.interval: must be a duration like/);
     const line = lines.find((l) => l.includes('configuration reload refused'));
     assert.ok(line, 'a log line says the reload was refused');
     assert.match(JSON.parse(line).error, /defaults\.interval/);

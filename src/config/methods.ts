@@ -1,4 +1,4 @@
-import type { Role } from './types.js';
+import { ROLES, type Role } from './schema.js';
 
 /**
  * The role each method needs, as the service documents it. Deployments drift (the API
@@ -47,5 +47,5 @@ export function roleRank(role: Role): number {
 /** The role just below `role`, or undefined for the lowest. */
 export function roleBelow(role: Role): Role | undefined {
   const rank = ROLE_RANK[role];
-  return (Object.keys(ROLE_RANK) as Role[]).find((r) => ROLE_RANK[r] === rank - 1);
+  return ROLES.find((r) => ROLE_RANK[r] === rank - 1);
 }

@@ -1,48 +1,51 @@
 /**
  * The validated, defaults-applied, frozen configuration. The loader (`load.ts`) is the
  * only producer; everything else only reads it.
+ *
+ * Parts that keep the shape of the YAML are the schema's own types (`schema.ts`); the
+ * types declared here are the ones the loader reshapes (durations in milliseconds,
+ * credentials named and tagged with their kind, probes split from their options).
  */
 import type { Shard } from './shard.js';
-import type { SecretRef } from '../core/secrets.js';
+import type {
+  RawConfig,
+  RawContract,
+  RawDefaults,
+  RawHistory,
+  RawHttpAuth,
+  RawJwtCredential,
+  RawLog,
+  RawSecretRef,
+  RawServer,
+  RawTarget,
+  RawTls,
+  RawTokenCredential,
+  Role,
+} from './schema.js';
 
-export const ROLES = ['viewer', 'operator', 'admin'] as const;
-export type Role = (typeof ROLES)[number];
+export { ROLES } from './schema.js';
+export type { CredentialKind, LogLevel, Role } from './schema.js';
 
-
-export interface JwtSecretCredential {
+export interface JwtSecretCredential extends Pick<RawJwtCredential, 'user_id' | 'role'> {
   name: string;
   kind: 'jwt_secret';
   /** The service's HS256 signing secret. */
-  secret: SecretRef;
-  user_id: string;
-  /** Role of the tokens minted for positive probes. */
-  role: Role;
+  secret: RawSecretRef;
   /** Lifetime of minted tokens, milliseconds. */
   ttl_ms: number;
 }
 
-export interface StaticTokenCredential {
+export interface StaticTokenCredential extends Pick<RawTokenCredential, 'token' | 'role'> {
   name: string;
   /** A pre-issued JWT or an API key: both are passed as `auth_token`. */
   kind: 'token';
-  token: SecretRef;
-  /** The role the token carries, as the service is expected to report it. */
-  role: Role;
 }
 
 export type CredentialConfig = JwtSecretCredential | StaticTokenCredential;
 
-export interface TlsConfig {
-  ca_file?: string;
-  cert_file?: string;
-  key_file?: string;
-  /** Turning verification off must be explicit; the daemon warns at start. */
-  insecure_skip_verify: boolean;
-}
+export type TlsConfig = RawTls;
 
-export interface ClientConfig {
-  /** Largest WebSocket message accepted from the target, bytes. */
-  max_frame_bytes: number;
+export interface ClientConfig extends Pick<RawDefaults, 'max_frame_bytes'> {
   /** How long the close handshake may take before the socket is terminated, ms. */
   close_timeout_ms: number;
 }
@@ -65,9 +68,7 @@ export interface ProbeConfig {
   options: Record<string, unknown>;
 }
 
-export interface TargetConfig {
-  name: string;
-  url: string;
+export interface TargetConfig extends Pick<RawTarget, 'name' | 'url'> {
   /** Name of the credential in `credentials` used for positive probes. */
   credential: string;
   /** Method → least role that may call it (documented matrix merged with overrides). */
@@ -82,35 +83,21 @@ export interface TargetConfig {
 }
 
 /** Who may read camprobe's own HTTP endpoints (every one but `/healthz`). */
-export type HttpAuthConfig = { bearer_token: SecretRef } | { basic: { username: string; password: SecretRef } };
+export type HttpAuthConfig = RawHttpAuth;
 
-export interface ContractConfig {
-  /** Path of an OpenRPC JSON document. */
-  openrpc: string;
-}
+export type ContractConfig = RawContract;
 
-export interface ServerConfig {
-  host: string;
-  port: number;
-  /** Absent: the endpoints are open (the default listen address is loopback). */
-  auth?: HttpAuthConfig;
+export interface ServerConfig extends Pick<RawServer, 'host' | 'port' | 'auth'> {
   /** Longest a request may take to arrive, ms. */
   request_timeout_ms: number;
 }
 
-export interface Config {
-  /** The `location` label on every series, when configured. */
-  location?: string;
+export interface Config extends Pick<RawConfig, 'location'> {
   /** This replica's part of the targets (`{index: 0, total: 1}`: all of them). */
   shard: Shard;
   server: ServerConfig;
-  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
-  history: {
-    /** Recent runs kept per (target, probe). */
-    runs: number;
-    /** Recent failed runs kept besides, so failures outlive a burst of successes. */
-    failures: number;
-  };
+  log: RawLog;
+  history: RawHistory;
   credentials: Readonly<Record<string, CredentialConfig>>;
   targets: TargetConfig[];
 }
@@ -126,7 +113,8 @@ export interface ProbeTypeSpec {
   /**
    * Checks options beyond what the schema can say (cross-field rules), given the target
    * and its credential. Returns problems as `[field, message]` pairs, field relative to
-   * the probe's options.
+   * the probe's options. Only called with options that passed `optionsSchema`, whose shape
+   * the loader does not know: a ProbeDefinition narrows the parameter to its own options.
    */
-  validate?(options: any, target: TargetConfig, credential?: CredentialConfig): Array<[string, string]>;
+  validate?(options: unknown, target: TargetConfig, credential?: CredentialConfig): Array<[string, string]>;
 }

@@ -29,19 +29,3 @@ export function formatDuration(ms: number): string {
   }
   return out;
 }
-
-/**
- * Intervals the scheduler can express as a cron step that divides the next unit evenly,
- * so runs stay evenly spaced across minute, hour and day boundaries.
- */
-export const SCHEDULABLE_INTERVALS_MS: readonly number[] = [
-  ...[1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30].map((s) => s * 1000),
-  ...[1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30].map((m) => m * 60_000),
-  ...[1, 2, 3, 4, 6, 8, 12, 24].map((h) => h * 3_600_000),
-];
-
-export function isSchedulableInterval(ms: number): boolean {
-  return SCHEDULABLE_INTERVALS_MS.includes(ms);
-}
-
-export const SCHEDULABLE_HINT = `use one of ${SCHEDULABLE_INTERVALS_MS.map(formatDuration).join(', ')}, or a cron "schedule" instead`;

@@ -6,44 +6,36 @@ import { performance } from 'node:perf_hooks';
 import { isDeepStrictEqual } from 'node:util';
 import { compileUserSchema, schemaMismatch } from '../contract/user-schema.js';
 import { DURATION_HINT, parseDuration } from '../core/duration.js';
+import { Type, duration, type Static } from '../config/schema-parts.js';
 import { ProbeError, type FailureReason } from '../core/outcome.js';
 import { describe } from './session.js';
 
-/** One check on the value at a JSON pointer (RFC 6901) into an answer. */
-export interface PathAssertion {
-  path: string;
-  equals?: unknown;
-  one_of?: unknown[];
-  exists?: boolean;
-  min?: number;
-  max?: number;
-}
-
-/** The options schema of an `assertions` list. */
-export const assertionsSchema = {
-  type: 'array',
-  maxItems: 32,
-  items: {
-    type: 'object',
-    required: ['path'],
-    additionalProperties: false,
-    minProperties: 2,
-    'x-message': 'must be { path: /json/pointer, and one or more of equals, one_of, exists, min, max }',
-    properties: {
-      path: {
-        type: 'string',
+/** The options schema of an `assertions` list: checks on values at JSON pointers (RFC 6901) into an answer. */
+export const assertionsSchema = Type.Array(
+  Type.Object(
+    {
+      path: Type.String({
         maxLength: 256,
         pattern: '^(/[^/]*)*$',
         'x-message': 'must be a JSON pointer like /cameras/0/status (or "" for the whole answer)',
-      },
-      equals: {},
-      one_of: { type: 'array', minItems: 1, maxItems: 64 },
-      exists: { type: 'boolean' },
-      min: { type: 'number' },
-      max: { type: 'number' },
+      }),
+      equals: Type.Optional(Type.Unknown()),
+      one_of: Type.Optional(Type.Array(Type.Unknown(), { minItems: 1, maxItems: 64 })),
+      exists: Type.Optional(Type.Boolean()),
+      min: Type.Optional(Type.Number()),
+      max: Type.Optional(Type.Number()),
     },
-  },
-} as const;
+    {
+      additionalProperties: false,
+      minProperties: 2,
+      'x-message': 'must be { path: /json/pointer, and one or more of equals, one_of, exists, min, max }',
+    },
+  ),
+  { maxItems: 32 },
+);
+
+/** One check on the value at a JSON pointer (RFC 6901) into an answer. */
+export type PathAssertion = Static<typeof assertionsSchema>[number];
 
 const MISSING = Symbol('missing');
 
@@ -80,7 +72,7 @@ export function checkAssertions(data: unknown, assertions: readonly PathAssertio
 }
 
 /** The options schema of a latency limit (`max_latency: 500ms`). */
-export const latencySchema = { type: 'string', maxLength: 32, 'x-message': DURATION_HINT } as const;
+export const latencySchema = duration();
 
 /** `[field, message]` when a latency limit is not a duration from 1 ms to 1 h. */
 export function latencyProblem(field: string, value: string | undefined): Array<[string, string]> {

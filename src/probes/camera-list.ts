@@ -2,28 +2,26 @@
  * camera_list: `get_camera_list` answers, fast, with a result that keeps its own
  * promises (`total` and `connected` agree with the list). An empty list is healthy.
  */
+import { Type, int, type Static } from '../config/schema-parts.js';
 import { openSession, describe } from './session.js';
-import { type ProbeDefinition } from './types.js';
+import { defineProbe } from './types.js';
 import { ProbeError } from '../core/outcome.js';
 
-export interface CameraListOptions {
-  /** Fewer cameras than this fails the run (default 0: an empty service is healthy). */
-  min_cameras?: number;
-  /** Fewer connected cameras than this fails the run (default 0). */
-  min_connected?: number;
-}
+const optionsSchema = Type.Object(
+  {
+    /** Fewer cameras than this fails the run (default 0: an empty service is healthy). */
+    min_cameras: int(0, 100000, { default: 0 }),
+    /** Fewer connected cameras than this fails the run (default 0). */
+    min_connected: int(0, 100000, { default: 0 }),
+  },
+  { additionalProperties: false },
+);
 
-export const cameraList: ProbeDefinition<CameraListOptions> = {
+export type CameraListOptions = Static<typeof optionsSchema>;
+
+export const cameraList = defineProbe(optionsSchema, {
   type: 'camera_list',
   description: 'get_camera_list answers with a consistent list of cameras',
-  optionsSchema: {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      min_cameras: { type: 'integer', minimum: 0, maximum: 100000, default: 0 },
-      min_connected: { type: 'integer', minimum: 0, maximum: 100000, default: 0 },
-    },
-  },
   values: {
     cameras: 'Cameras reported by the last successful get_camera_list.',
     cameras_connected: 'Cameras with status CONNECTED in the last successful get_camera_list.',
@@ -34,7 +32,7 @@ export const cameraList: ProbeDefinition<CameraListOptions> = {
     const { total, connected } = validateCameraList(result);
     ctx.setValue('cameras', total);
     ctx.setValue('cameras_connected', connected);
-    const { min_cameras = 0, min_connected = 0 } = ctx.options;
+    const { min_cameras, min_connected } = ctx.options;
     if (total < min_cameras) {
       throw new ProbeError('invalid_result', `get_camera_list: ${total} cameras, expected at least ${min_cameras}`, { step: 'call' });
     }
@@ -42,7 +40,7 @@ export const cameraList: ProbeDefinition<CameraListOptions> = {
       throw new ProbeError('invalid_result', `get_camera_list: ${connected} connected, expected at least ${min_connected}`, { step: 'call' });
     }
   },
-};
+});
 
 /** Checks the documented shape and its internal consistency; returns the counts. */
 export function validateCameraList(result: unknown): { total: number; connected: number } {

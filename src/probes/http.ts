@@ -6,43 +6,35 @@
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { TargetConfig } from '../config/types.js';
-import { assertionsSchema, checkAnswer, latencyProblem, latencySchema, withinLatency, type PathAssertion } from './assertions.js';
+import { assertionsSchema, checkAnswer, latencyProblem, latencySchema, withinLatency } from './assertions.js';
 import { schemaProblem } from '../contract/user-schema.js';
 import { loadTls } from '../rpc/tls.js';
 import { classifyNetError } from '../rpc/net-errors.js';
-import { type ProbeDefinition } from './types.js';
+import { defineProbe } from './types.js';
+import { Type, jsonObject, type Static } from '../config/schema-parts.js';
 import { ProbeError } from '../core/outcome.js';
 
-export interface HttpOptions {
-  path: string;
-  /** `http(s)://host:port`; default: the target's host, http for ws and https for wss. */
-  base_url?: string;
-  /** Port of the derived base URL; default: the service's documented health port, 8003. */
-  port?: number;
-  status: number[];
-  body_schema?: Record<string, unknown>;
-  assertions?: PathAssertion[];
-  max_body_bytes: number;
-  max_latency?: string;
-}
+const optionsSchema = Type.Object(
+  {
+    path: Type.String({ maxLength: 256, pattern: '^/[\\x21-\\x7e]*$', default: '/health/ready', 'x-message': 'must be a path starting with / (printable ASCII, no spaces)' }),
+    /** `http(s)://host:port`; default: the target's host, http for ws and https for wss. */
+    base_url: Type.Optional(Type.String({ maxLength: 256, pattern: '^https?://', 'x-message': 'must be an http:// or https:// URL like http://camera-host:8003' })),
+    /** Port of the derived base URL; default: the service's documented health port, 8003. */
+    port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+    status: Type.Array(Type.Integer({ minimum: 100, maximum: 599 }), { minItems: 1, maxItems: 16, uniqueItems: true, default: [200] }),
+    body_schema: Type.Optional(jsonObject()),
+    assertions: Type.Optional(assertionsSchema),
+    max_body_bytes: Type.Integer({ minimum: 1024, maximum: 1_048_576, default: 65_536 }),
+    max_latency: Type.Optional(latencySchema),
+  },
+  { additionalProperties: false },
+);
 
-export const httpProbe: ProbeDefinition<HttpOptions> = {
+export type HttpOptions = Static<typeof optionsSchema>;
+
+export const httpProbe = defineProbe(optionsSchema, {
   type: 'http',
   description: "GET an HTTP health endpoint of the service; check the status and the JSON body",
-  optionsSchema: {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      path: { type: 'string', maxLength: 256, pattern: '^/[\\x21-\\x7e]*$', default: '/health/ready', 'x-message': 'must be a path starting with / (printable ASCII, no spaces)' },
-      base_url: { type: 'string', maxLength: 256, pattern: '^https?://', 'x-message': 'must be an http:// or https:// URL like http://camera-host:8003' },
-      port: { type: 'integer', minimum: 1, maximum: 65535 },
-      status: { type: 'array', items: { type: 'integer', minimum: 100, maximum: 599 }, minItems: 1, maxItems: 16, uniqueItems: true, default: [200] },
-      body_schema: { type: 'object' },
-      assertions: assertionsSchema,
-      max_body_bytes: { type: 'integer', minimum: 1024, maximum: 1_048_576, default: 65_536 },
-      max_latency: latencySchema,
-    },
-  },
   validate(options) {
     const problems: Array<[string, string]> = [];
     if (options.base_url !== undefined) {
@@ -80,7 +72,7 @@ export const httpProbe: ProbeDefinition<HttpOptions> = {
       checkAnswer(json, `${what} body`, { schema: o.body_schema, schemaField: 'body_schema', assertions: o.assertions });
     });
   },
-};
+});
 
 /** The service serves its health endpoints on their own port (the WebSocket API is on 8002). */
 export const DOCUMENTED_HEALTH_PORT = 8003;

@@ -7,9 +7,9 @@ import type { Config } from '../config/types.js';
 import { quote } from '../core/text.js';
 import { BUILTIN_PROBES } from './registry.js';
 import { loadProbeScripts, ScriptsError } from './scripts.js';
-import type { ProbeDefinition } from './types.js';
+import type { AnyProbeDefinition } from './types.js';
 
-export type ProbeTypes = ReadonlyMap<string, ProbeDefinition<any>>;
+export type ProbeTypes = ReadonlyMap<string, AnyProbeDefinition>;
 
 export interface LoadOptions {
   /** Variables for `${VAR}` and `{ env: VAR }` secrets; defaults to `process.env`. */

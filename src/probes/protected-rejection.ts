@@ -11,22 +11,28 @@ import type { Role, TargetConfig } from '../config/types.js';
 import { roleBelow, roleRank } from '../config/methods.js';
 import { AUTH_ERROR_CODES, RATE_LIMIT_CODE, type RpcConnection, type RpcResponse } from '../rpc/client.js';
 import { openSession, describe } from './session.js';
-import { type ProbeContext, type ProbeDefinition } from './types.js';
+import { defineProbe, type ProbeContext } from './types.js';
+import { Type, enumOf, type Static } from '../config/schema-parts.js';
 import { ProbeError } from '../core/outcome.js';
 
 export const REJECTION_CASES = ['none', 'forged', 'expired', 'alg_none', 'malformed', 'role_too_low'] as const;
 export type RejectionCase = (typeof REJECTION_CASES)[number];
 
-export interface ProtectedRejectionOptions {
-  /** Default: every case the credential can produce (see defaultCases). */
-  cases?: RejectionCase[];
-  /** The protected method to call. Default: an admin method that only reads. */
-  method: string;
-  /** Error codes that count as "rejected" (default: the auth family, -32001 and -32003). */
-  reject_codes: number[];
-  /** Allows `method` to be one with side effects. Off by default, and see assertCannotSucceed. */
-  allow_side_effects: boolean;
-}
+const optionsSchema = Type.Object(
+  {
+    /** Default: every case the credential can produce (see defaultCases). */
+    cases: Type.Optional(Type.Array(enumOf(REJECTION_CASES), { minItems: 1, uniqueItems: true })),
+    /** The protected method to call. Default: an admin method that only reads. */
+    method: Type.String({ pattern: '^[a-z][a-z0-9_]{0,63}$', default: 'get_server_info' }),
+    /** Error codes that count as "rejected" (default: the auth family, -32001 and -32003). */
+    reject_codes: Type.Array(Type.Integer(), { minItems: 1, maxItems: 16, uniqueItems: true, default: [...AUTH_ERROR_CODES] }),
+    /** Allows `method` to be one with side effects. Off by default, and see assertCannotSucceed. */
+    allow_side_effects: Type.Boolean({ default: false }),
+  },
+  { additionalProperties: false },
+);
+
+export type ProtectedRejectionOptions = Static<typeof optionsSchema>;
 
 const DEFAULT_CASES: RejectionCase[] = ['none', 'forged', 'expired', 'alg_none', 'role_too_low'];
 
@@ -38,31 +44,9 @@ function defaultCases(canMint: boolean): RejectionCase[] {
   return canMint ? DEFAULT_CASES : DEFAULT_CASES.filter((c) => c !== 'expired');
 }
 
-export const protectedRejection: ProbeDefinition<ProtectedRejectionOptions> = {
+export const protectedRejection = defineProbe(optionsSchema, {
   type: 'protected_rejection',
   description: 'a protected method refuses missing, forged, expired, unsigned and too-weak credentials',
-  optionsSchema: {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      cases: {
-        type: 'array',
-        items: { enum: [...REJECTION_CASES] },
-        minItems: 1,
-        uniqueItems: true,
-      },
-      method: { type: 'string', pattern: '^[a-z][a-z0-9_]{0,63}$', default: 'get_server_info' },
-      reject_codes: {
-        type: 'array',
-        items: { type: 'integer' },
-        minItems: 1,
-        maxItems: 16,
-        uniqueItems: true,
-        default: [...AUTH_ERROR_CODES],
-      },
-      allow_side_effects: { type: 'boolean', default: false },
-    },
-  },
   validate(options, target, credential) {
     const problems: Array<[string, string]> = [];
     const methodRole = target.methods[options.method];
@@ -111,7 +95,7 @@ export const protectedRejection: ProbeDefinition<ProtectedRejectionOptions> = {
       throw new ProbeError('security_violation', `${method} exposed: ${violations.join('; ')}`, { step: 'reject' });
     }
   },
-};
+});
 
 interface CaseCredential {
   token?: string;

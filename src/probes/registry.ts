@@ -7,9 +7,9 @@ import { cameraList } from './camera-list.js';
 import { httpProbe } from './http.js';
 import { protectedRejection } from './protected-rejection.js';
 import { rpc } from './rpc.js';
-import type { ProbeDefinition } from './types.js';
+import type { AnyProbeDefinition } from './types.js';
 
-export const BUILTIN_PROBES: ReadonlyMap<string, ProbeDefinition<any>> = new Map<string, ProbeDefinition<any>>([
+export const BUILTIN_PROBES: ReadonlyMap<string, AnyProbeDefinition> = new Map<string, AnyProbeDefinition>([
   [authFlow.type, authFlow],
   [cameraList.type, cameraList],
   [httpProbe.type, httpProbe],

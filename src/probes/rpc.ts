@@ -9,51 +9,40 @@
 import { BAD_CREDENTIALS, type BadCredential } from '../auth/credentials.js';
 import { ROLES, type Role } from '../config/types.js';
 import { RATE_LIMIT_CODE, errorResponseToProbeError, type RpcConnection } from '../rpc/client.js';
-import { assertionsSchema, checkAnswer, latencyProblem, latencySchema, withinLatency, type PathAssertion } from './assertions.js';
+import { assertionsSchema, checkAnswer, latencyProblem, latencySchema, withinLatency } from './assertions.js';
 import { schemaProblem } from '../contract/user-schema.js';
 import { authenticate, describe } from './session.js';
-import { type ProbeContext, type ProbeDefinition } from './types.js';
+import { defineProbe, type ProbeContext } from './types.js';
+import { Type, enumOf, jsonObject, type Static } from '../config/schema-parts.js';
 import { ProbeError } from '../core/outcome.js';
 
 /** `valid`: the target's credential; a role: a token minted for it; `none` or a bad kind: must be refused. */
 export const RPC_CREDENTIALS = ['valid', 'none', ...ROLES, ...BAD_CREDENTIALS] as const;
 export type RpcCredential = (typeof RPC_CREDENTIALS)[number];
 
-export interface RpcOptions {
-  method: string;
-  params?: Record<string, unknown>;
-  credential: RpcCredential;
-  /** `session`: authenticate first, then call; `per_call`: `auth_token` in the params. */
-  auth: 'session' | 'per_call';
-  expect: 'result' | 'error';
-  /** With `expect: error`: the codes that count (default: any error). */
-  error_codes?: number[];
-  result_schema?: Record<string, unknown>;
-  assertions?: PathAssertion[];
-  max_latency?: string;
-  allow_side_effects: boolean;
-}
+const optionsSchema = Type.Object(
+  {
+    method: Type.String({ pattern: '^[a-z][a-z0-9_]{0,63}$' }),
+    params: Type.Optional(jsonObject({ maxProperties: 64 })),
+    credential: enumOf(RPC_CREDENTIALS, { default: 'valid' }),
+    /** `session`: authenticate first, then call; `per_call`: `auth_token` in the params. */
+    auth: enumOf(['session', 'per_call'], { default: 'session' }),
+    expect: enumOf(['result', 'error'], { default: 'result' }),
+    /** With `expect: error`: the codes that count (default: any error). */
+    error_codes: Type.Optional(Type.Array(Type.Integer(), { minItems: 1, maxItems: 16, uniqueItems: true })),
+    result_schema: Type.Optional(jsonObject()),
+    assertions: Type.Optional(assertionsSchema),
+    max_latency: Type.Optional(latencySchema),
+    allow_side_effects: Type.Boolean({ default: false }),
+  },
+  { additionalProperties: false },
+);
 
-export const rpc: ProbeDefinition<RpcOptions> = {
+export type RpcOptions = Static<typeof optionsSchema>;
+
+export const rpc = defineProbe(optionsSchema, {
   type: 'rpc',
   description: 'call a method with params and a credential; assert a result (schema, paths) or an error, and its latency',
-  optionsSchema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['method'],
-    properties: {
-      method: { type: 'string', pattern: '^[a-z][a-z0-9_]{0,63}$' },
-      params: { type: 'object', maxProperties: 64 },
-      credential: { enum: [...RPC_CREDENTIALS], default: 'valid' },
-      auth: { enum: ['session', 'per_call'], default: 'session' },
-      expect: { enum: ['result', 'error'], default: 'result' },
-      error_codes: { type: 'array', items: { type: 'integer' }, minItems: 1, maxItems: 16, uniqueItems: true },
-      result_schema: { type: 'object' },
-      assertions: assertionsSchema,
-      max_latency: latencySchema,
-      allow_side_effects: { type: 'boolean', default: false },
-    },
-  },
   validate(options, target, credential) {
     const problems: Array<[string, string]> = [];
     if (target.side_effect_methods.includes(options.method) && !options.allow_side_effects) {
@@ -107,7 +96,7 @@ export const rpc: ProbeDefinition<RpcOptions> = {
       checkAnswer(response.result, `${o.method} result`, { schema: o.result_schema, schemaField: 'result_schema', assertions: o.assertions });
     });
   },
-};
+});
 
 async function tokenFor(ctx: ProbeContext<RpcOptions>, credential: RpcCredential): Promise<string | undefined> {
   const creds = ctx.credentials;

@@ -7,8 +7,8 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { compileOptionsSchema } from '../config/schema.js';
-import type { ProbeDefinition } from './types.js';
+import { compileOptionsSchema } from '../config/check.js';
+import type { AnyProbeDefinition } from './types.js';
 
 const MAX_SCRIPTS = 64;
 const TYPE_NAME = /^[a-z][a-z0-9_]{0,63}$/;
@@ -25,7 +25,7 @@ export function canImportTypeScript(): boolean {
  * Imports every script in `dir` and checks it. Resolves with the probe types by name;
  * rejects with a ScriptsError listing every problem, one per line, each naming its file.
  */
-export async function loadProbeScripts(dir: string, builtins: ReadonlyMap<string, ProbeDefinition<any>>): Promise<Map<string, ProbeDefinition<any>>> {
+export async function loadProbeScripts(dir: string, builtins: ReadonlyMap<string, AnyProbeDefinition>): Promise<Map<string, AnyProbeDefinition>> {
   let names: string[];
   try {
     if (!statSync(dir).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
@@ -36,7 +36,7 @@ export async function loadProbeScripts(dir: string, builtins: ReadonlyMap<string
   if (names.length > MAX_SCRIPTS) throw new ScriptsError([`holds ${names.length} scripts; at most ${MAX_SCRIPTS} are loaded`]);
 
   const problems: string[] = [];
-  const loaded = new Map<string, { definition: ProbeDefinition<any>; file: string }>();
+  const loaded = new Map<string, { definition: AnyProbeDefinition; file: string }>();
   for (const file of names) {
     const fail = (message: string) => problems.push(`${JSON.stringify(file)}: ${message}`);
     if (TS.some((ext) => file.endsWith(ext)) && !canImportTypeScript()) {
@@ -56,7 +56,8 @@ export async function loadProbeScripts(dir: string, builtins: ReadonlyMap<string
       fail(problem);
       continue;
     }
-    const def = definition as ProbeDefinition<any>;
+    // The boundary where a script's plain object, checked field by field, is taken for a definition.
+    const def = definition as AnyProbeDefinition;
     if (builtins.has(def.type)) {
       fail(`type "${def.type}" is a built-in probe type; choose another name`);
       continue;

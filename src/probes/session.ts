@@ -35,7 +35,7 @@ export async function authenticate(conn: RpcConnection, token: string, expectRol
 }
 
 /** Connects and authenticates with the target's valid credential, timing both. */
-export async function openSession(ctx: ProbeContext<any>, expectRole?: Role): Promise<RpcConnection> {
+export async function openSession(ctx: ProbeContext<unknown>, expectRole?: Role): Promise<RpcConnection> {
   const conn = await ctx.connect();
   const token = await ctx.credentials.valid();
   await ctx.step('authenticate', () => authenticate(conn, token, expectRole));

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { RpcConnection } from '../rpc/client.js';
 import type { CredentialProvider } from '../auth/credentials.js';
 import type { CredentialConfig, ProbeTypeSpec, TargetConfig } from '../config/types.js';
+import type { Static, TObject } from '../config/schema-parts.js';
 import type { FailureReason, ProbeError, StepName } from '../core/outcome.js';
 
 /** What a probe sees of one run. */
@@ -64,4 +65,25 @@ export interface ProbeDefinition<Options = Record<string, unknown>> extends Prob
   validate?(options: Options, target: TargetConfig, credential?: CredentialConfig): Array<[string, string]>;
   /** Runs once. Resolves on success; throws a ProbeError on an expected failure. */
   run(ctx: ProbeContext<Options>): Promise<void>;
+}
+
+/**
+ * A probe type of any options type, as the registry, the loader and the runner hold them
+ * side by side: options are known only as the config holds them. Each definition still
+ * receives options that passed its own `optionsSchema`; `ProbeDefinition<Options>` is
+ * assignable because `validate` and `run` are methods, whose parameters TypeScript
+ * compares in both directions.
+ */
+export type AnyProbeDefinition = ProbeDefinition<Record<string, unknown>>;
+
+/**
+ * A probe type whose options type is its options schema's (`Static<typeof optionsSchema>`),
+ * so `validate` and `run` cannot read an option the schema does not describe, or read it
+ * as another type. Probe scripts stay plain objects with a plain JSON Schema.
+ */
+export function defineProbe<S extends TObject>(
+  optionsSchema: S,
+  definition: Omit<ProbeDefinition<Static<S>>, 'optionsSchema'>,
+): ProbeDefinition<Static<S>> {
+  return { ...definition, optionsSchema };
 }

@@ -12,7 +12,7 @@ import type { ProbeConfig, TargetConfig } from '../config/types.js';
 import type { CredentialProvider } from '../auth/credentials.js';
 import type { Redactor } from '../core/secrets.js';
 import type { RpcConnection, Resolver } from '../rpc/client.js';
-import { type ProbeDefinition } from '../probes/types.js';
+import type { AnyProbeDefinition } from '../probes/types.js';
 import type { RunRecord } from '../core/outcome.js';
 import { classify, duplicateAnswers, type Failure } from './classify.js';
 import { watchContract } from './contract-watch.js';
@@ -32,7 +32,7 @@ export interface RunnerDeps {
 
 /** One run of one probe of one target. */
 export interface RunRequest {
-  definition: ProbeDefinition<any>;
+  definition: AnyProbeDefinition;
   probe: ProbeConfig;
   target: TargetConfig;
   /** Aborted when the daemon stops or the target is removed: the run is then not recorded. */

@@ -7,7 +7,7 @@ import type { Config, TargetConfig } from '../../src/config/types.js';
 import type { Daemon } from '../../src/daemon.js';
 import { BUILTIN_PROBES } from '../../src/probes/registry.js';
 import { createRunner } from '../../src/runner/create-runner.js';
-import type { ProbeDefinition } from '../../src/probes/types.js';
+import type { AnyProbeDefinition } from '../../src/probes/types.js';
 import type { RunRecord } from '../../src/core/outcome.js';
 
 export const SECRET = 'canary-secret-7f3a9c1e5b2d4f60';
@@ -35,12 +35,12 @@ ${probes}
 `;
 }
 
-let extraTypes = new Map<string, ProbeDefinition<any>>();
+let extraTypes = new Map<string, AnyProbeDefinition>();
 /** Registers probe types for one test (user-script-like probes). */
-export function withProbeTypes(types: ProbeDefinition<any>[]): void {
+export function withProbeTypes(types: AnyProbeDefinition[]): void {
   extraTypes = new Map(types.map((t) => [t.type, t]));
 }
-function probeTypes(): Map<string, ProbeDefinition<any>> {
+function probeTypes(): Map<string, AnyProbeDefinition> {
   return new Map([...BUILTIN_PROBES, ...extraTypes]);
 }
 
