@@ -67,8 +67,8 @@ export function createCredentialProvider(
 
   const mint = (role: Role) => sign(role, now(), now() + ttl, key());
   // The valid token is reused while more than half of its lifetime is left, like any
-  // client does: minting (jose signs through WebCrypto) was about an eighth of the
-  // daemon's CPU at 1,000 targets (docs/performance.md). A changed secret (a rotated
+  // client does: signing through WebCrypto on every run was a large share of the
+  // daemon's CPU at scale (docs/performance.md, change 2). A changed secret (a rotated
   // secret file) mints a new one at once.
   let cached: { token: string; secret: string; renewAtMs: number } | undefined;
   const valid = async (): Promise<string> => {

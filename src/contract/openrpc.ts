@@ -57,7 +57,7 @@ export function loadContract(path: string): Contract {
 
 /** Builds a contract from OpenRPC JSON text; throws a ContractError naming the part that is wrong. */
 export function parseContract(text: string, name: string): Contract {
-  let doc: any;
+  let doc: unknown;
   try {
     doc = JSON.parse(text);
   } catch (err) {
@@ -142,6 +142,6 @@ function deref(doc: unknown, value: unknown, at: string): unknown {
   return node;
 }
 
-function isObject(value: unknown): value is Record<string, any> {
+function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

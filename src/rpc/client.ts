@@ -169,7 +169,7 @@ async function resolve(hostname: string, opts: ConnectOptions): Promise<LookupAd
 type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
 
 function pinnedLookup(addresses: LookupAddress[]) {
-  return (_hostname: string, options: { all?: boolean }, callback: LookupCallback) => {
+  return (_hostname: string, options: { all?: boolean | undefined }, callback: LookupCallback) => {
     if (options.all) callback(null, addresses);
     else callback(null, addresses[0]!.address, addresses[0]!.family);
   };
