@@ -110,13 +110,27 @@ describe('Prometheus alert and recording rules', () => {
     }
   });
 
-  it('the security alert is critical, has no `for` and is the only one in category security', () => {
+  it('the security alert is critical, has no `for`, is the only one in category security, per method and per run', () => {
     const security = alerts().filter((a) => a.labels?.category === 'security');
     assert.deepEqual(security.map((a) => a.alert), ['ProtectedMethodExposed']);
-    const [alert] = security;
-    assert.equal(alert!.labels?.severity, 'critical');
-    assert.ok(alert!.for === undefined || /^0[smh]?$/.test(alert!.for), `for: ${alert!.for}`);
-    assert.match(alert!.expr, /increase\(camprobe_probe_runs_total\{reason="security_violation"\}\[\w+\]\) > 0/);
+
+    const exposed = security.find((a) => a.alert === 'ProtectedMethodExposed')!;
+    assert.equal(exposed.labels?.severity, 'critical');
+    assert.ok(exposed.for === undefined || /^0[smh]?$/.test(exposed.for), `for: ${exposed.for}`);
+    // Per method from the access matrix's gauge; per run for probes without it, unless
+    // the same camprobe exports the gauge for that probe (no second alert without method).
+    assert.match(exposed.expr, /^camprobe_protected_method_exposed > 0\b/);
+    assert.match(exposed.expr, /increase\(camprobe_probe_runs_total\{reason="security_violation"\}\[\w+\]\) > 0/);
+    assert.match(exposed.expr, /unless on \(job, instance, target, probe\)\s+camprobe_protected_method_exposed\s*\)\s*$/);
+  });
+
+  it('every alert on a per-method gauge names the method in its summary and description', () => {
+    const perMethod = alerts().filter((a) => /\bcamprobe_protected_method_\w+/.test(a.expr));
+    assert.deepEqual(perMethod.map((a) => a.alert).sort(), ['ProtectedMethodExposed']);
+    for (const a of perMethod) {
+      assert.match(a.annotations?.summary ?? '', /\{\{ \$labels\.method \}\}/, `${a.alert}: summary`);
+      assert.match(a.annotations?.description ?? '', /\{\{ \$labels\.method \}\}/, `${a.alert}: description`);
+    }
   });
 
   it('the sample prometheus.yml is valid and loads the rules', () => {
@@ -152,6 +166,7 @@ describe('Prometheus alert and recording rules', () => {
     assert.equal(check.status, 0, check.output);
     const route = (labels: string[]) => run('amtool', ['config', 'routes', 'test', `--config.file=${config}`, ...labels]).stdout.trim().split('\n').at(-1);
     assert.equal(route(['alertname=ProtectedMethodExposed', 'severity=critical', 'category=security', 'target=cam1']), 'security-oncall');
+    assert.equal(route(['alertname=ProtectedMethodExposed', 'severity=critical', 'category=security', 'target=cam1', 'method=get_server_info']), 'security-oncall');
     assert.equal(route(['alertname=CameraServiceDown', 'severity=critical', 'category=availability', 'target=cam1']), 'oncall-pager');
     assert.equal(route(['alertname=ProbesNotRunning', 'severity=warning', 'category=monitoring']), 'ops-tickets');
   });
