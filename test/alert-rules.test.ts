@@ -110,9 +110,9 @@ describe('Prometheus alert and recording rules', () => {
     }
   });
 
-  it('the security alert is critical, has no `for`, is the only one in category security, per method and per run', () => {
+  it('security alerts: ProtectedMethodExposed, critical at once, and the rejection-unconfirmed warning, nothing else', () => {
     const security = alerts().filter((a) => a.labels?.category === 'security');
-    assert.deepEqual(security.map((a) => a.alert), ['ProtectedMethodExposed']);
+    assert.deepEqual(security.map((a) => a.alert).sort(), ['ProtectedMethodExposed', 'ProtectedMethodRejectionUnconfirmed']);
 
     const exposed = security.find((a) => a.alert === 'ProtectedMethodExposed')!;
     assert.equal(exposed.labels?.severity, 'critical');
@@ -122,11 +122,16 @@ describe('Prometheus alert and recording rules', () => {
     assert.match(exposed.expr, /^camprobe_protected_method_exposed > 0\b/);
     assert.match(exposed.expr, /increase\(camprobe_probe_runs_total\{reason="security_violation"\}\[\w+\]\) > 0/);
     assert.match(exposed.expr, /unless on \(job, instance, target, probe\)\s+camprobe_protected_method_exposed\s*\)\s*$/);
+
+    const unconfirmed = security.find((a) => a.alert === 'ProtectedMethodRejectionUnconfirmed')!;
+    assert.equal(unconfirmed.labels?.severity, 'warning');
+    assert.match(unconfirmed.expr, /^camprobe_protected_method_unconfirmed > 0\b/);
+    assert.match(unconfirmed.expr, /camprobe_probe_runs_total\{reason="rejection_unconfirmed"\}/);
   });
 
   it('every alert on a per-method gauge names the method in its summary and description', () => {
     const perMethod = alerts().filter((a) => /\bcamprobe_protected_method_\w+/.test(a.expr));
-    assert.deepEqual(perMethod.map((a) => a.alert).sort(), ['ProtectedMethodExposed']);
+    assert.deepEqual(perMethod.map((a) => a.alert).sort(), ['ProtectedMethodExposed', 'ProtectedMethodRejectionUnconfirmed']);
     for (const a of perMethod) {
       assert.match(a.annotations?.summary ?? '', /\{\{ \$labels\.method \}\}/, `${a.alert}: summary`);
       assert.match(a.annotations?.description ?? '', /\{\{ \$labels\.method \}\}/, `${a.alert}: description`);
@@ -147,14 +152,23 @@ describe('Prometheus alert and recording rules', () => {
     assert.notEqual(first.receiver, am.route.receiver);
     const otherReceivers = am.route.routes.slice(1).map((r: { receiver: string }) => r.receiver);
     assert.ok(!otherReceivers.includes(first.receiver), 'the security receiver is shared with other routes');
+    // The security route's children (the warning's repeat interval) keep its receiver.
+    for (const child of first.routes ?? []) assert.ok(child.receiver === undefined || child.receiver === first.receiver, 'a security sub-route leaves the security receiver');
     const names = new Set(alerts().map((a) => a.alert));
+    const security = alerts().filter((a) => a.labels?.category === 'security').map((a) => a.alert);
+    assert.ok(security.length >= 2, 'security alerts');
     for (const rule of am.inhibit_rules) {
       for (const m of [...rule.source_matchers, ...rule.target_matchers] as string[]) {
         const value = /^alertname=~?"(.*)"$/.exec(m)?.[1];
         assert.ok(value, `unexpected matcher ${m}`);
         for (const n of value.split('|')) assert.ok(names.has(n), `inhibit rule names unknown alert ${n}`);
       }
-      for (const m of rule.target_matchers as string[]) assert.doesNotMatch(m, /ProtectedMethodExposed/, 'security alerts must never be inhibited');
+      // Every security alert, critical or warning, is never a target of an inhibition.
+      for (const m of rule.target_matchers as string[]) {
+        const [, op, value] = /^alertname(=~?)"(.*)"$/.exec(m)!;
+        const matches = (n: string) => (op === '=' ? n === value : new RegExp(`^(?:${value})$`).test(n));
+        for (const n of security) assert.ok(!matches(n), `inhibit rule ${m} would silence security alert ${n}`);
+      }
     }
   });
 
@@ -167,6 +181,8 @@ describe('Prometheus alert and recording rules', () => {
     const route = (labels: string[]) => run('amtool', ['config', 'routes', 'test', `--config.file=${config}`, ...labels]).stdout.trim().split('\n').at(-1);
     assert.equal(route(['alertname=ProtectedMethodExposed', 'severity=critical', 'category=security', 'target=cam1']), 'security-oncall');
     assert.equal(route(['alertname=ProtectedMethodExposed', 'severity=critical', 'category=security', 'target=cam1', 'method=get_server_info']), 'security-oncall');
+    // A security warning goes to the security receiver, not to the tickets of other warnings.
+    assert.equal(route(['alertname=ProtectedMethodRejectionUnconfirmed', 'severity=warning', 'category=security', 'target=cam1', 'method=get_storage_info']), 'security-oncall');
     assert.equal(route(['alertname=CameraServiceDown', 'severity=critical', 'category=availability', 'target=cam1']), 'oncall-pager');
     assert.equal(route(['alertname=ProbesNotRunning', 'severity=warning', 'category=monitoring']), 'ops-tickets');
   });
