@@ -131,11 +131,21 @@ describe('Prometheus alert and recording rules', () => {
 
   it('every alert on a per-method gauge names the method in its summary and description', () => {
     const perMethod = alerts().filter((a) => /\bcamprobe_protected_method_\w+/.test(a.expr));
-    assert.deepEqual(perMethod.map((a) => a.alert).sort(), ['ProtectedMethodExposed', 'ProtectedMethodRejectionUnconfirmed']);
+    assert.deepEqual(perMethod.map((a) => a.alert).sort(), ['ProtectedMethodExposed', 'ProtectedMethodMissing', 'ProtectedMethodRejectionUnconfirmed']);
     for (const a of perMethod) {
       assert.match(a.annotations?.summary ?? '', /\{\{ \$labels\.method \}\}/, `${a.alert}: summary`);
       assert.match(a.annotations?.description ?? '', /\{\{ \$labels\.method \}\}/, `${a.alert}: description`);
     }
+    const missing = perMethod.find((a) => a.alert === 'ProtectedMethodMissing')!;
+    assert.match(missing.annotations?.description ?? '', /`methods:`/, 'ProtectedMethodMissing says to fix the methods: table');
+  });
+
+  it('the access-matrix sweep alert compares each sweep timestamp with its own period', () => {
+    const stalled = alerts().find((a) => a.alert === 'AccessMatrixSweepStalled');
+    assert.ok(stalled, 'no AccessMatrixSweepStalled');
+    assert.equal(stalled.labels?.category, 'monitoring');
+    assert.equal(stalled.labels?.severity, 'warning');
+    assert.match(stalled.expr, /time\(\) - camprobe_access_matrix_last_sweep_timestamp_seconds\s*>\s*3 \* camprobe_access_matrix_sweep_period_seconds/);
   });
 
   it('the sample prometheus.yml is valid and loads the rules', () => {
@@ -183,6 +193,8 @@ describe('Prometheus alert and recording rules', () => {
     assert.equal(route(['alertname=ProtectedMethodExposed', 'severity=critical', 'category=security', 'target=cam1', 'method=get_server_info']), 'security-oncall');
     // A security warning goes to the security receiver, not to the tickets of other warnings.
     assert.equal(route(['alertname=ProtectedMethodRejectionUnconfirmed', 'severity=warning', 'category=security', 'target=cam1', 'method=get_storage_info']), 'security-oncall');
+    assert.equal(route(['alertname=AccessMatrixSweepStalled', 'severity=warning', 'category=monitoring', 'target=cam1']), 'ops-tickets');
+    assert.equal(route(['alertname=ProtectedMethodMissing', 'severity=warning', 'category=monitoring', 'target=cam1', 'method=get_status']), 'ops-tickets');
     assert.equal(route(['alertname=CameraServiceDown', 'severity=critical', 'category=availability', 'target=cam1']), 'oncall-pager');
     assert.equal(route(['alertname=ProbesNotRunning', 'severity=warning', 'category=monitoring']), 'ops-tickets');
   });
