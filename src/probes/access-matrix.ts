@@ -7,6 +7,7 @@
  */
 import type { Role } from '../config/types.js';
 import { roleRank } from '../config/methods.js';
+import { ACCESS_STATES, type AccessFinding, type AccessState } from '../core/outcome.js';
 
 /** Credentials that must be refused. `role_too_low` is a valid credential of a lower role. */
 export const CREDENTIAL_CLASSES = ['none', 'forged', 'expired', 'alg_none', 'malformed', 'role_too_low'] as const;
@@ -225,19 +226,6 @@ export function judge(response: { ok: true } | { ok: false; error: { code: numbe
   return { state: 'unconfirmed', got };
 }
 
-/** A method's standing state, from the latest result of each of its cells. Worst first. */
-export const METHOD_STATES = ['exposed', 'unconfirmed', 'missing', 'refused', 'unchecked'] as const;
-export type MethodState = (typeof METHOD_STATES)[number];
-
-/** A failing cell as reported in run details, logs, /api/runs and the reporters. */
-export interface CellFinding {
-  method: string;
-  credential: string;
-  usage: Usage | 'none';
-  state: Exclude<MethodState, 'refused' | 'unchecked'>;
-  got: string;
-}
-
 /** The latest outcome of every cell of one probe, kept across the runs of a sweep. */
 export class MatrixState {
   private readonly latest = new Map<string, { cell: Cell; outcome: CellOutcome }>();
@@ -257,24 +245,24 @@ export class MatrixState {
   }
 
   /** Each method's worst standing state over the latest results of its cells. */
-  methodStates(methods: readonly string[]): Record<string, MethodState> {
-    const states: Record<string, MethodState> = {};
+  methodStates(methods: readonly string[]): Record<string, AccessState> {
+    const states: Record<string, AccessState> = {};
     for (const m of methods) states[m] = 'unchecked';
     for (const { cell, outcome } of this.latest.values()) {
       const current = states[cell.method] ?? 'unchecked';
-      if (METHOD_STATES.indexOf(outcome.state) < METHOD_STATES.indexOf(current)) states[cell.method] = outcome.state;
+      if (ACCESS_STATES.indexOf(outcome.state) < ACCESS_STATES.indexOf(current)) states[cell.method] = outcome.state;
     }
     return states;
   }
 
   /** The cells whose latest result is not a refusal, worst first, at most `limit`. */
-  findings(limit: number): CellFinding[] {
-    const out: CellFinding[] = [];
+  findings(limit: number): AccessFinding[] {
+    const out: AccessFinding[] = [];
     for (const { cell, outcome } of this.latest.values()) {
       if (outcome.state === 'refused') continue;
       out.push({ method: cell.method, credential: describeCell({ ...cell, usage: 'none' }), usage: cell.usage, state: outcome.state, got: outcome.got });
     }
-    out.sort((a, b) => METHOD_STATES.indexOf(a.state) - METHOD_STATES.indexOf(b.state) || a.method.localeCompare(b.method));
+    out.sort((a, b) => ACCESS_STATES.indexOf(a.state) - ACCESS_STATES.indexOf(b.state) || a.method.localeCompare(b.method));
     return out.slice(0, limit);
   }
 }
