@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { startSimulator, type Simulator } from '../src/simulator/simulator.js';
-import { assertCannotSucceed } from '../src/probes/protected-rejection.js';
+import { assertCannotSucceed } from '../src/probes/access-matrix-run.js';
 import { type ProbeDefinition } from '../src/probes/types.js';
 import { ProbeError, type RunRecord } from '../src/core/outcome.js';
 import { captureLogger, configFor, runOnce, SECRET, withProbeTypes } from './helpers/harness.js';
@@ -257,10 +257,12 @@ describe('assertCannotSucceed', () => {
     assert.throws(() => assertCannotSucceed(target, 'get_server_info', 'admin', false), /could succeed/);
     assert.throws(() => assertCannotSucceed(target, 'take_snapshot', 'operator', true), /could succeed/);
   });
-  it('refuses a side-effecting method unless explicitly allowed, even with a weak credential', () => {
-    assert.throws(() => assertCannotSucceed(target, 'take_snapshot', 'viewer', false), /side effects/);
+  it('refuses a side-effecting method with no known harmless params unless explicitly allowed, even with a weak credential', () => {
+    assert.throws(() => assertCannotSucceed(target, 'set_retention_policy', 'viewer', false), /side effects/);
     assert.throws(() => assertCannotSucceed(target, 'cleanup_old_files', undefined, false), /side effects/);
-    assert.doesNotThrow(() => assertCannotSucceed(target, 'take_snapshot', 'viewer', true));
+    assert.doesNotThrow(() => assertCannotSucceed(target, 'cleanup_old_files', 'viewer', true));
+    // Called only with params naming a camera that cannot exist: harmless even if wrongly authorised.
+    assert.doesNotThrow(() => assertCannotSucceed(target, 'take_snapshot', 'viewer', false));
   });
   it('allows an invalid or too-weak credential on a read-only method', () => {
     assert.doesNotThrow(() => assertCannotSucceed(target, 'get_server_info', undefined, false));

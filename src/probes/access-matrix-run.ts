@@ -3,11 +3,11 @@
  * every call guarded so it cannot succeed for real, every answer judged. The plan and the
  * verdicts are in access-matrix.ts; this file only talks to the service.
  */
-import type { Role } from '../config/types.js';
+import type { Role, TargetConfig } from '../config/types.js';
 import { roleRank } from '../config/methods.js';
 import { RATE_LIMIT_CODE, type RpcConnection, type RpcResponse } from '../rpc/client.js';
 import { ProbeError } from '../core/outcome.js';
-import { HARMLESS_PARAMS, describeCell, judge, type Cell, type CellOutcome, type CredentialClass, type Group } from './access-matrix.js';
+import { HARMLESS_PARAMS, judge, type Cell, type CellOutcome, type CredentialClass, type Group } from './access-matrix.js';
 import type { ProbeContext } from './types.js';
 
 export interface CellResult {
@@ -47,12 +47,13 @@ export function evenPacer(perMinute: number, now: () => number = Date.now): Pace
 
 interface RunOptions {
   rejectCodes: readonly number[];
+  allowSideEffects: boolean;
   pacer?: Pacer | undefined;
 }
 
-/** Runs `groups` one after another; resolves with every cell's outcome. */
-export async function runGroups(ctx: ProbeContext<any>, groups: readonly Group[], opts: RunOptions): Promise<CellResult[]> {
-  const results: CellResult[] = [];
+/** Runs `groups` one after another, handing each cell's outcome to `onResult` as it comes. */
+export async function runGroups(ctx: ProbeContext<any>, groups: readonly Group[], opts: RunOptions, onResult: (r: CellResult) => void): Promise<void> {
+  const results = { push: onResult };
   for (const group of groups) {
     const conn = await ctx.connect();
     try {
@@ -61,10 +62,9 @@ export async function runGroups(ctx: ProbeContext<any>, groups: readonly Group[]
       await conn.close();
     }
   }
-  return results;
 }
 
-async function runGroup(ctx: ProbeContext<any>, conn: RpcConnection, group: Group, opts: RunOptions, results: CellResult[]): Promise<void> {
+async function runGroup(ctx: ProbeContext<any>, conn: RpcConnection, group: Group, opts: RunOptions, results: { push(r: CellResult): void }): Promise<void> {
   const send = async (method: string, params?: Record<string, unknown>): Promise<RpcResponse> => {
     await opts.pacer?.take(ctx.signal);
     const response = await conn.request(method, params);
@@ -82,7 +82,7 @@ async function runGroup(ctx: ProbeContext<any>, conn: RpcConnection, group: Grou
       throw new ProbeError('auth_rejected', `authenticate refused the valid ${group.role} credential used for the too-low-role cells`);
     }
     for (const cell of group.cells) {
-      guard(ctx, cell);
+      guard(ctx, cell, opts.allowSideEffects);
       const outcome = judge(await send(cell.method, paramsFor(cell.method)), opts.rejectCodes);
       // A bad token the service accepted on authenticate is an exposure of the session itself.
       const exposedByAuth = accepted && group.credential !== 'role_too_low' && outcome.state !== 'exposed';
@@ -91,7 +91,7 @@ async function runGroup(ctx: ProbeContext<any>, conn: RpcConnection, group: Grou
     return;
   }
   for (const cell of group.cells) {
-    guard(ctx, cell);
+    guard(ctx, cell, opts.allowSideEffects);
     const token = cell.usage === 'none' ? undefined : await tokenFor(ctx, cell.credential, cell.role);
     const params = { ...paramsFor(cell.method), ...(token === undefined ? {} : { auth_token: token }) };
     results.push({ cell, outcome: judge(await send(cell.method, Object.keys(params).length > 0 ? params : undefined), opts.rejectCodes) });
@@ -118,18 +118,25 @@ async function tokenFor(ctx: ProbeContext<any>, credential: CredentialClass, rol
 }
 
 /**
- * Refuses, in code, any call that could succeed for real: a credential strong enough for
- * the method, or a side-effecting method without params known to make it harmless.
+ * Refuses, in code, to make a call that could succeed for real: a credential strong
+ * enough for the method (`validRole`; undefined for an invalid credential), or a
+ * side-effecting method unless its params are known to be harmless or the user allowed
+ * side effects. Rejection checks must never run a protected method for real.
  */
-function guard(ctx: ProbeContext<any>, cell: Cell): void {
-  const needed = ctx.target.methods[cell.method];
-  if (needed === undefined) throw new ProbeError('internal', `refusing to call "${cell.method}": its role is unknown`);
-  if (cell.credential === 'role_too_low' && (cell.role === undefined || roleRank(cell.role) >= roleRank(needed))) {
-    throw new ProbeError('internal', `refusing to call "${cell.method}" with a ${cell.role ?? 'unknown'} credential that could succeed`);
+export function assertCannotSucceed(target: TargetConfig, method: string, validRole: Role | undefined, allowSideEffects: boolean): void {
+  const needed = target.methods[method];
+  if (needed === undefined) throw new ProbeError('internal', `refusing to call "${method}": its role is unknown`);
+  if (validRole !== undefined && roleRank(validRole) >= roleRank(needed)) {
+    throw new ProbeError('internal', `refusing to call "${method}" with a ${validRole} credential that could succeed`);
   }
-  if (ctx.target.side_effect_methods.includes(cell.method) && !(cell.method in HARMLESS_PARAMS)) {
-    throw new ProbeError('internal', `refusing to call "${cell.method}": it has side effects (${describeCell(cell)})`);
+  if (target.side_effect_methods.includes(method) && !(method in HARMLESS_PARAMS) && !allowSideEffects) {
+    throw new ProbeError('internal', `refusing to call "${method}": it has side effects`);
   }
+}
+
+function guard(ctx: ProbeContext<any>, cell: Cell, allowSideEffects: boolean): void {
+  if (cell.credential === 'role_too_low' && cell.role === undefined) throw new ProbeError('internal', 'role_too_low cell without a role');
+  assertCannotSucceed(ctx.target, cell.method, cell.credential === 'role_too_low' ? cell.role : undefined, allowSideEffects);
 }
 
 function isAuthenticated(result: unknown): boolean {

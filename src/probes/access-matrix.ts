@@ -62,6 +62,8 @@ export interface MatrixScope {
   /** Narrows to these classes (`cases:` in the config). */
   cases?: readonly CredentialClass[] | undefined;
   usages: readonly Usage[];
+  /** Side-effecting methods without harmless params are checked anyway (the user said so). */
+  allowSideEffects?: boolean | undefined;
 }
 
 export interface Matrix {
@@ -88,7 +90,7 @@ export function buildMatrix(scope: MatrixScope, ability: CredentialAbility): Mat
         const usages: Array<Usage | 'none'> = credential === 'none' ? ['none'] : [...scope.usages];
         for (const usage of usages) {
           const cell: Cell = role === undefined ? { method, credential, usage } : { method, credential, usage, role };
-          const why = uncoverable(cell, sideEffects, ability);
+          const why = uncoverable(cell, sideEffects && scope.allowSideEffects !== true, ability);
           if (why === undefined) cells.push(cell);
           else uncovered.push({ ...cell, why });
         }
@@ -237,6 +239,9 @@ export class MatrixState {
   lastSweepAtMs: number | undefined;
   /** Cells the last complete sweep checked. */
   lastSweepChecked = 0;
+
+  /** Epoch ms the matrix started: stands for the last sweep until the first completes. */
+  readonly startedAtMs = Date.now();
 
   constructor(readonly fingerprint: string) {}
 
