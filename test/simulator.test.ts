@@ -202,6 +202,17 @@ describe('authentication', () => {
     assert.equal(errorCode(await c.call('ping', { auth_token: 42 })), -32001, 'non-string token');
   });
 
+  test('a refused authenticate ends the session opened before it', async (t) => {
+    const s = await sim(t);
+    const c = await open(t, s);
+    await c.call('authenticate', { auth_token: await mint(claims('admin')) });
+    assert.ok('result' in (await c.call('get_metrics')));
+    assert.equal(errorCode(await c.call('authenticate', { auth_token: await mint(claims('admin'), 'not-the-secret') })), -32003);
+    const after = await c.call('get_metrics');
+    assert.equal(errorCode(after), -32001);
+    assert.equal((after.error as Json).message, 'Authentication required');
+  });
+
   test('roles are enforced, and a per-call token wins over the session', async (t) => {
     const s = await sim(t);
     const c = await open(t, s);

@@ -5,6 +5,15 @@
 
 export type Role = 'viewer' | 'operator' | 'admin';
 
+/**
+ * The credential classes a protected method must refuse: `none` (nothing presented),
+ * `forged` (JWT signed with another key), `expired` (correctly signed, `exp` past),
+ * `alg_none` (unsigned JWT), `malformed` (not a JWT at all), `role_too_low` (valid, but
+ * its role is below the method's).
+ */
+export const CREDENTIAL_CLASSES = ['none', 'forged', 'expired', 'alg_none', 'malformed', 'role_too_low'] as const;
+export type CredentialClass = (typeof CREDENTIAL_CLASSES)[number];
+
 /** Misbehaviour to inject. Each field applies to every request unless its comment says otherwise. */
 export interface SimulatorFaults {
   /** Added before every response (all methods). */

@@ -12,9 +12,10 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { RawData } from 'ws';
-import { jwtVerify } from 'jose';
-import { isPlainObject, isRole, validateFaults } from './faults.js';
-import type { Role, SimulatorFaults } from './faults.js';
+import { isPlainObject, validateFaults } from './faults.js';
+import type { CredentialClass, Role, SimulatorFaults } from './faults.js';
+import { inspectToken } from './tokens.js';
+import type { BadToken, Credential } from './tokens.js';
 
 export { validateFaults };
 
@@ -241,14 +242,20 @@ const DEFAULT_CAMERAS: readonly SimCamera[] = [
   { device: 'camera1', status: 'DISCONNECTED', name: 'Camera 1', resolution: '1280x720', fps: 15 },
 ];
 
-interface Credential {
-  role: Role;
-  method: 'jwt' | 'api_key';
-}
+/**
+ * A credential as the service sees it: accepted (with its role), or why it is not, or
+ * `none` when nothing was presented.
+ */
+type Seen = Credential | BadToken | 'none';
 
 interface Connection {
   ws: WebSocket;
-  session?: Credential;
+  /**
+   * What the last `authenticate` on this connection was given, kept even when it was
+   * refused (so a later call on the "session" is judged as that class); `none` before any
+   * attempt. A refused attempt ends any session opened before it.
+   */
+  auth: Seen;
   /** Accept times within the rate window; never longer than the limit. */
   recent: number[];
   /** Frames are handled one after the other, so `authenticate` settles before the next call. */
@@ -422,7 +429,7 @@ class CameraServiceSimulator implements Simulator {
   }
 
   private serve(ws: WebSocket): void {
-    const conn: Connection = { ws, recent: [], inbox: Promise.resolve(), outbox: Promise.resolve() };
+    const conn: Connection = { ws, auth: 'none', recent: [], inbox: Promise.resolve(), outbox: Promise.resolve() };
     this.clients.add(conn);
     ws.on('close', () => this.clients.delete(conn));
     ws.on('message', (data, isBinary) => {
@@ -484,17 +491,17 @@ class CameraServiceSimulator implements Simulator {
   /** Drift of a real deployment: a bad token on `authenticate` is -32003, not -32001. */
   private async authenticate(conn: Connection, params: Record<string, unknown>, faults: SimulatorFaults): Promise<Outcome> {
     const token = params.auth_token;
+    const seen: Seen = token === undefined ? 'none' : await this.inspect(token);
+    const accepted = typeof seen === 'object' && !faults.refuseValidCredentials;
+    conn.auth = typeof seen === 'string' || accepted ? seen : 'none';
     if (faults.exposeProtected) {
-      const credential = typeof token === 'string' ? await this.verify(token) : undefined;
-      // The regression answers like a success; the session is not kept, so clearing the
-      // fault restores a correct service on the same connection.
-      return { result: { authenticated: true, role: credential?.role ?? 'admin', auth_method: credential?.method ?? 'jwt' } };
+      // The regression answers like a success, but opens no session for a bad token: clearing
+      // the fault restores a correct service on the same connection.
+      return authenticated(typeof seen === 'object' ? seen : { role: 'admin', method: 'jwt' });
     }
-    if (token === undefined) return fail(CODE.AUTH, 'Authentication required');
-    const credential = typeof token === 'string' && !faults.refuseValidCredentials ? await this.verify(token) : undefined;
-    if (!credential) return fail(CODE.FORBIDDEN, 'Authentication failed');
-    conn.session = credential;
-    return { result: { authenticated: true, role: credential.role, auth_method: credential.method } };
+    if (accepted) return authenticated(seen);
+    if (seen === 'none') return fail(CODE.AUTH, 'Authentication required');
+    return fail(CODE.FORBIDDEN, 'Authentication failed');
   }
 
   /** Returns the refusal, or undefined when the call may run. A per-call token wins over the session. */
@@ -505,40 +512,19 @@ class CameraServiceSimulator implements Simulator {
     faults: SimulatorFaults,
   ): Promise<Outcome | undefined> {
     if (faults.exposeProtected) return undefined;
-    let role: Role;
-    if (params.auth_token !== undefined) {
-      const token = params.auth_token;
-      const credential = typeof token === 'string' && !faults.refuseValidCredentials ? await this.verify(token) : undefined;
-      if (!credential) return fail(CODE.AUTH, 'Authentication failed');
-      role = credential.role;
-    } else if (conn.session) {
-      if (faults.refuseValidCredentials) return fail(CODE.AUTH, 'Authentication failed');
-      role = conn.session.role;
-    } else {
-      return fail(CODE.AUTH, 'Authentication required');
+    const perCall = params.auth_token !== undefined;
+    const seen = perCall ? await this.inspect(params.auth_token) : conn.auth;
+    const access = accessOf(seen, needed);
+    if (access === 'ok') return faults.refuseValidCredentials ? fail(CODE.AUTH, 'Authentication failed') : undefined;
+    if (access === 'role_too_low' && typeof seen === 'object' && !faults.refuseValidCredentials) {
+      return fail(CODE.FORBIDDEN, 'Insufficient permissions', { required_role: needed, role: seen.role });
     }
-    if (ROLE_RANK[role] < ROLE_RANK[needed]) {
-      return fail(CODE.FORBIDDEN, 'Insufficient permissions', { required_role: needed, role });
-    }
-    return undefined;
+    // A bad per-call token failed; on the session, nothing valid was ever authenticated.
+    return fail(CODE.AUTH, perCall ? 'Authentication failed' : 'Authentication required');
   }
 
-  /** An API key, or a JWT with every documented claim. Never logs or echoes the token. */
-  private async verify(token: string): Promise<Credential | undefined> {
-    const keyRole = this.apiKeys.get(token);
-    if (keyRole) return { role: keyRole, method: 'api_key' };
-    try {
-      const { payload } = await jwtVerify(token, this.secret, { algorithms: ['HS256'] });
-      const { user_id: userId, role, iat, exp } = payload;
-      if (typeof userId !== 'string' || !isRole(role) || typeof iat !== 'number' || typeof exp !== 'number') {
-        return undefined;
-      }
-      return { role, method: 'jwt' };
-    } catch {
-      // Forged, expired, unsigned or malformed: the caller answers "Authentication failed",
-      // which is all a real deployment says.
-      return undefined;
-    }
+  private inspect(token: unknown): Promise<Credential | BadToken> {
+    return inspectToken(token, this.secret, this.apiKeys);
   }
 
   private execute(method: string, params: Record<string, unknown>, faults: SimulatorFaults): Outcome {
@@ -747,6 +733,16 @@ function plausibleResult(
     default:
       return { status: 'ok' };
   }
+}
+
+function authenticated(credential: Credential): Outcome {
+  return { result: { authenticated: true, role: credential.role, auth_method: credential.method } };
+}
+
+/** `ok` when the credential may call a method needing `needed`, else its refusal class. */
+function accessOf(seen: Seen, needed: Role): 'ok' | CredentialClass {
+  if (typeof seen === 'string') return seen;
+  return ROLE_RANK[seen.role] < ROLE_RANK[needed] ? 'role_too_low' : 'ok';
 }
 
 function refuseUpgrade(socket: Duplex, status: number): void {
