@@ -481,6 +481,231 @@ describe('faults', () => {
   });
 });
 
+// --- the access matrix: one method × one credential class ------------------------------------
+
+const CLASSES = ['none', 'forged', 'expired', 'alg_none', 'malformed', 'role_too_low'] as const;
+type CredentialClass = (typeof CLASSES)[number];
+const WAYS = ['per_call', 'session'] as const;
+type Way = (typeof WAYS)[number];
+
+/** A token of that class for a method above viewer (`none`: no token at all). */
+async function tokenOf(kind: CredentialClass): Promise<string | undefined> {
+  switch (kind) {
+    case 'none':
+      return undefined;
+    case 'forged':
+      return mint(claims('admin'), 'not-the-secret');
+    case 'expired':
+      return mint({ ...claims('admin'), iat: now() - 600, exp: now() - 300 });
+    case 'alg_none':
+      return unsignedToken(claims('admin'));
+    case 'malformed':
+      return 'not-a-jwt';
+    case 'role_too_low':
+      return mint(claims('viewer'));
+  }
+}
+
+/**
+ * Calls `method` on a fresh connection with a credential of class `kind`: per call
+ * (`auth_token` in the params) or as a session (authenticate with it, whatever the answer,
+ * then call without a token; `none` never calls authenticate).
+ */
+async function callAs(t: TestContext, s: Simulator, method: string, kind: CredentialClass, way: Way, params: Json = {}): Promise<Json> {
+  const c = await open(t, s);
+  const token = await tokenOf(kind);
+  if (way === 'per_call') return c.call(method, token === undefined ? params : { ...params, auth_token: token });
+  if (token !== undefined) {
+    const auth = await c.call('authenticate', { auth_token: token });
+    assert.equal(errorCode(auth), kind === 'role_too_low' ? undefined : -32003, `authenticate with ${kind}`);
+  }
+  return c.call(method, params);
+}
+
+/** The code refusing `kind` on a healthy service, as the API page describes. */
+const refusalCode = (kind: CredentialClass): number => (kind === 'role_too_low' ? -32003 : -32001);
+
+describe('access faults', () => {
+  test('exposeMethods answers one method to one credential class, per call and on a session; all else is refused', async (t) => {
+    const s = await sim(t);
+    for (const exposed of CLASSES) {
+      s.setFaults({ exposeMethods: [{ method: 'get_server_info', credential: exposed }] });
+      for (const way of WAYS) {
+        for (const kind of CLASSES) {
+          const what = `get_server_info exposed to ${exposed}, called ${way} with ${kind}`;
+          const answer = await callAs(t, s, 'get_server_info', kind, way);
+          if (kind === exposed) assert.equal((answer.result as Json | undefined)?.name, 'camera-service-simulator', what);
+          else assert.equal(errorCode(answer), refusalCode(kind), what);
+        }
+        assert.equal(errorCode(await callAs(t, s, 'get_metrics', exposed, way)), refusalCode(exposed), `get_metrics ${way} with ${exposed}`);
+      }
+    }
+    assert.equal(s.stats().executedByMethod.get_server_info, CLASSES.length * WAYS.length);
+    assert.equal(s.stats().executedByMethod.get_metrics, undefined);
+  });
+
+  test('a session is the class of the last credential authenticate was given, even refused', async (t) => {
+    const s = await sim(t, { faults: { exposeMethods: [{ method: 'get_metrics', credential: 'forged' }] } });
+    const c = await open(t, s);
+    assert.equal(errorCode(await c.call('get_metrics')), -32001, 'never authenticated: none');
+    await c.call('authenticate', { auth_token: await mint(claims('admin'), 'not-the-secret') });
+    assert.ok('result' in (await c.call('get_metrics')), 'forged');
+    await c.call('authenticate', { auth_token: 'not-a-jwt' });
+    assert.equal(errorCode(await c.call('get_metrics')), -32001, 'malformed now');
+    await c.call('authenticate', { auth_token: await mint(claims('admin'), 'not-the-secret') });
+    assert.equal(errorCode(await c.call('get_metrics', { auth_token: 'not-a-jwt' })), -32001, 'a per-call token wins over the session');
+    assert.ok('result' in (await c.call('get_metrics', { auth_token: await mint(claims('viewer'), 'another-key') })), 'per-call forged');
+    await c.call('authenticate', {});
+    assert.equal(errorCode(await c.call('get_metrics')), -32001, 'authenticate without a token: none');
+  });
+
+  test('every token lands in exactly one class', async (t) => {
+    const s = await sim(t, { apiKeys: [{ key: 'viewer-key', role: 'viewer' }] });
+    const signed = (payload: Json, alg: string, secret = SECRET): Promise<string> =>
+      new SignJWT(payload).setProtectedHeader({ alg, typ: 'JWT' }).sign(new TextEncoder().encode(secret));
+    const noRole = claims('admin');
+    delete noRole.role;
+    const cases: Array<[string, unknown, CredentialClass]> = [
+      ['expired and forged', await mint({ ...claims('admin'), exp: now() - 300 }, 'not-the-secret'), 'forged'],
+      ['expired without a role', await mint({ user_id: 'probe', iat: now() - 600, exp: now() - 300 }), 'expired'],
+      ['HS512 with the right secret', await signed(claims('admin'), 'HS512'), 'forged'],
+      ['an empty signature', (await mint(claims('admin'))).replace(/[^.]+$/, ''), 'forged'],
+      ['alg "None"', unsignedToken(claims('admin')).replace(/^[^.]+/, Buffer.from('{"alg":"None"}').toString('base64url')), 'alg_none'],
+      ['alg none with a signature', `${unsignedToken(claims('admin'))}c2ln`, 'alg_none'],
+      ['correctly signed without a role', await mint(noRole), 'malformed'],
+      ['an unknown role', await mint(claims('root')), 'malformed'],
+      ['a payload that is not JSON', `${Buffer.from('{"alg":"HS256"}').toString('base64url')}.bm90IGpzb24.c2ln`, 'malformed'],
+      ['a header without alg', `${Buffer.from('{"typ":"JWT"}').toString('base64url')}.e30.c2ln`, 'malformed'],
+      ['the empty string', '', 'malformed'],
+      ['a number', 42, 'malformed'],
+      ['an object', { jwt: 'x' }, 'malformed'],
+      ['a viewer API key on an admin method', 'viewer-key', 'role_too_low'],
+    ];
+    const c = await open(t, s);
+    for (const [what, token, expected] of cases) {
+      for (const kind of CLASSES.filter((k) => k !== 'none')) {
+        s.setFaults({ exposeMethods: [{ method: 'get_storage_info', credential: kind }] });
+        const answer = await c.call('get_storage_info', { auth_token: token });
+        assert.equal('result' in answer, kind === expected, `${what} exposed to ${kind}`);
+      }
+    }
+  });
+
+  test('exposeMethods on authenticate answers success to that class but opens no session', async (t) => {
+    const s = await sim(t, { faults: { exposeMethods: [{ method: 'authenticate', credential: 'alg_none' }] } });
+    const c = await open(t, s);
+    const auth = await c.call('authenticate', { auth_token: unsignedToken(claims('admin')) });
+    assert.equal((auth.result as Json).authenticated, true);
+    assert.equal(errorCode(await c.call('ping')), -32001, 'the session grants nothing');
+    assert.equal(errorCode(await c.call('authenticate', { auth_token: await mint(claims('admin'), 'x') })), -32003, 'forged still refused');
+    assert.equal(errorCode(await c.call('authenticate', {})), -32001, 'none still refused');
+  });
+
+  test('refusalErrors answers an error in place of the refusal, per call and on a session; nothing is executed', async (t) => {
+    const s = await sim(t);
+    for (const kind of CLASSES) {
+      s.setFaults({ refusalErrors: [{ method: 'set_retention_policy', credential: kind, code: -32603 }] });
+      for (const way of WAYS) {
+        const answer = await callAs(t, s, 'set_retention_policy', kind, way);
+        assert.deepEqual(answer.error, { code: -32603, message: 'Internal error' }, `${kind} ${way}`);
+        const other = CLASSES.find((k) => k !== kind)!;
+        assert.equal(errorCode(await callAs(t, s, 'set_retention_policy', other, way)), refusalCode(other), `${other} ${way}`);
+      }
+    }
+    s.setFaults({ refusalErrors: [{ method: 'delete_recording', credential: 'expired', code: -32602, message: 'filename is required' }] });
+    assert.deepEqual((await callAs(t, s, 'delete_recording', 'expired', 'session')).error, { code: -32602, message: 'filename is required' });
+    s.setFaults({ refusalErrors: [{ method: 'authenticate', credential: 'malformed', code: 4000 }] });
+    const c = await open(t, s);
+    assert.deepEqual((await c.call('authenticate', { auth_token: 'not-a-jwt' })).error, { code: 4000, message: 'Server error' });
+    assert.equal(errorCode(await c.call('authenticate', { auth_token: unsignedToken(claims('admin')) })), -32003);
+    const executed = s.stats().executedByMethod;
+    assert.equal(executed.set_retention_policy, undefined);
+    assert.equal(executed.delete_recording, undefined);
+  });
+
+  test('unknownMethods answers -32601 whatever the credential, authenticate included', async (t) => {
+    const s = await sim(t, { faults: { unknownMethods: ['get_server_info', 'authenticate'] } });
+    const admin = await mint(claims('admin'));
+    const c = await open(t, s);
+    assert.equal(errorCode(await c.call('get_server_info', { auth_token: admin })), -32601, 'valid admin');
+    for (const kind of CLASSES) assert.equal(errorCode(await callAs(t, s, 'get_server_info', kind, 'per_call')), -32601, kind);
+    const answer = await c.call('authenticate', { auth_token: admin });
+    assert.deepEqual(answer.error, { code: -32601, message: 'Method not found' });
+    assert.equal(errorCode(await c.call('get_metrics')), -32001, 'no session was opened');
+    assert.ok('result' in (await c.call('get_metrics', { auth_token: admin })), 'other methods are untouched');
+  });
+
+  test('the methodRoles fault changes a role at run time, per call and on a session', async (t) => {
+    const s = await sim(t);
+    s.setFaults({ methodRoles: { get_server_info: 'viewer', custom_call: 'operator' } });
+    const viewer = await mint(claims('viewer'));
+    const c = await open(t, s);
+    assert.ok('result' in (await c.call('get_server_info', { auth_token: viewer })), 'per call');
+    await c.call('authenticate', { auth_token: viewer });
+    assert.ok('result' in (await c.call('get_server_info')), 'on the session');
+    assert.equal(errorCode(await c.call('get_metrics')), -32003, 'other entries are untouched');
+    assert.equal(errorCode(await c.call('custom_call')), -32003, 'a new method is known, with its role');
+    assert.deepEqual((await c.call('custom_call', { auth_token: API_KEY })).result, { status: 'ok' });
+    s.setFaults({});
+    assert.equal(errorCode(await c.call('get_server_info')), -32003, 'the table is back');
+    assert.equal(errorCode(await c.call('custom_call', { auth_token: API_KEY })), -32601);
+  });
+
+  test('ill-formed or ambiguous access faults are refused with a message naming the mistake', async (t) => {
+    const s = await sim(t);
+    const refused: Array<[unknown, RegExp]> = [
+      [{ exposeMethods: { method: 'ping' } }, /^fault "exposeMethods" must be an array of \{method, credential\}$/],
+      [{ exposeMethods: [{ method: 'ping', credential: 'stolen' }] }, /^fault "exposeMethods" entry 0: "credential" must be one of none, forged, expired, alg_none, malformed, role_too_low$/],
+      [{ exposeMethods: [{ method: '', credential: 'none' }] }, /entry 0: "method" must be a method name/],
+      [{ exposeMethods: [{ method: 'ping', credential: 'none', extra: 1 }] }, /entry 0: unknown field "extra"/],
+      [{ exposeMethods: [{ credential: 'none' }] }, /entry 0: "method" is missing/],
+      [{ exposeMethods: [{ method: 'pnig', credential: 'none' }] }, /entry 0: method "pnig" is not one the simulator knows/],
+      [{ exposeMethods: [{ method: 'authenticate', credential: 'role_too_low' }] }, /authenticate needs no role/],
+      [{ exposeMethods: Array.from({ length: 1001 }, () => ({ method: 'ping', credential: 'none' })) }, /at most 1000 entries/],
+      [{ refusalErrors: [{ method: 'ping', credential: 'none', code: 1.5 }] }, /^fault "refusalErrors" entry 0: "code" must be an integer/],
+      [{ refusalErrors: [{ method: 'ping', credential: 'none', code: -32603, message: '' }] }, /"message" must be a string of 1 to 200/],
+      [{ refusalErrors: [{ method: 'ping', credential: 'none' }] }, /entry 0: "code" is missing/],
+      [
+        { exposeMethods: [{ method: 'ping', credential: 'forged' }], refusalErrors: [{ method: 'ping', credential: 'forged', code: -32603 }] },
+        /^fault "refusalErrors" entry 0: ping with forged is already in exposeMethods entry 0; each pair may appear once$/,
+      ],
+      [{ unknownMethods: 'ping' }, /^fault "unknownMethods" must be an array of method names$/],
+      [{ unknownMethods: ['ping'], exposeMethods: [{ method: 'ping', credential: 'none' }] }, /also in unknownMethods/],
+      [{ methodRoles: { ping: 'root' } }, /^fault "methodRoles" entry "ping" must be viewer, operator or admin$/],
+      [{ methodRoles: { authenticate: 'viewer' } }, /authenticate needs no role/],
+      [{ methodRoles: { ping: 'admin' }, unknownMethods: ['ping'] }, /in both methodRoles and unknownMethods/],
+    ];
+    for (const [faults, message] of refused) {
+      assert.throws(() => s.setFaults(faults as never), (err: Error) => err instanceof TypeError && message.test(err.message), JSON.stringify(faults).slice(0, 80));
+    }
+    // A method made known by the methodRoles fault can be exposed; so can one of the table given at start.
+    s.setFaults({ methodRoles: { custom_call: 'admin' }, exposeMethods: [{ method: 'custom_call', credential: 'none' }] });
+    const custom = await sim(t, { methodRoles: { custom_call: 'admin' } });
+    custom.setFaults({ refusalErrors: [{ method: 'custom_call', credential: 'none', code: -32603 }] });
+
+    const put = await fetch(`${s.httpUrl}/control/faults`, { method: 'PUT', body: '{"exposeMethods":[{"method":"ping","credential":"stolen"}]}' });
+    assert.equal(put.status, 400);
+    assert.match(((await put.json()) as Json).error as string, /"credential" must be one of/);
+    assert.deepEqual(s.getFaults().exposeMethods, [{ method: 'custom_call', credential: 'none' }], 'a refused body changes nothing');
+  });
+
+  test('PUT and GET /control/faults carry the access faults', async (t) => {
+    const s = await sim(t);
+    const faults = {
+      exposeMethods: [{ method: 'take_snapshot', credential: 'alg_none' }],
+      methodRoles: { get_server_info: 'viewer' },
+      refusalErrors: [{ method: 'delete_snapshot', credential: 'none', code: -32602, message: 'Invalid params' }],
+      unknownMethods: ['get_streams'],
+    };
+    const put = await fetch(`${s.httpUrl}/control/faults`, { method: 'PUT', body: JSON.stringify(faults) });
+    assert.equal(put.status, 200);
+    assert.deepEqual(await (await fetch(`${s.httpUrl}/control/faults`)).json(), faults);
+    assert.deepEqual(s.getFaults(), faults);
+    assert.equal(errorCode(await callAs(t, s, 'get_streams', 'none', 'per_call')), -32601);
+    assert.deepEqual((await callAs(t, s, 'delete_snapshot', 'none', 'session')).error, { code: -32602, message: 'Invalid params' });
+  });
+});
+
 // --- connections, HTTP, stats, close --------------------------------------------------------
 
 describe('connections and HTTP', () => {

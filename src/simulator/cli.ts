@@ -8,7 +8,7 @@
  * Secrets are only ever read from the environment (never argv, which `ps` shows).
  */
 import { parseArgs } from 'node:util';
-import { startSimulator, validateFaults } from './simulator.js';
+import { SIM_DEFAULT_METHOD_ROLES, startSimulator, validateFaults } from './simulator.js';
 import type { SimApiKey, SimCamera, SimulatorOptions } from './simulator.js';
 
 const USAGE = `usage: cli.js [options]
@@ -96,7 +96,7 @@ function optionsFromArgs(argv: string[], env: NodeJS.ProcessEnv): SimulatorOptio
     } catch {
       throw new UsageError('--faults must be JSON');
     }
-    const checked = validateFaults(input);
+    const checked = validateFaults(input, Object.keys(SIM_DEFAULT_METHOD_ROLES));
     if ('error' in checked) throw new UsageError(`--faults: ${checked.error}`);
     options.faults = checked.faults;
   }

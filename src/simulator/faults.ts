@@ -58,12 +58,61 @@ export interface SimulatorFaults {
   hangUpgrade?: boolean;
   /** `GET /health/ready` answers 503 (also the case when `upgradeStatus` is 503). */
   healthNotReady?: boolean;
+
+  // --- the access matrix: one method × one credential class at a time ---------------------
+  // `unknownMethods` is checked first, then `exposeProtected`; a (method, class) pair may
+  // appear once across `exposeMethods` and `refusalErrors`. Names must be methods the
+  // simulator knows (its table, `SimulatorOptions.methodRoles` or this `methodRoles`).
+
+  /**
+   * Security regression: `method` answers normally when called with `credential`, per call
+   * (`auth_token` in the params) and on a session (no token: the class of the last token
+   * `authenticate` was given on the connection counts, even if it refused it; `none` when it
+   * never was called). "Normally" means after authorization: a result, or the method's own
+   * errors (unknown camera or file, missing params). With `method: "authenticate"`, that
+   * class is answered `{authenticated: true}` but no session is opened. Every other pair is
+   * still refused.
+   */
+  exposeMethods?: ExposeMethodFault[];
+  /**
+   * Table drift at run time: the role each named method needs, over the table (and over
+   * `SimulatorOptions.methodRoles`), e.g. `{"get_server_info": "viewer"}` for a lost entry.
+   * A name the table lacks becomes a known method. Not `authenticate`, which needs no role.
+   */
+  methodRoles?: Record<string, Role>;
+  /**
+   * Instead of its refusal, `method` answers this JSON-RPC error to `credential` (per call
+   * and on a session, as for `exposeMethods`): a call that got past where it should have
+   * been refused, e.g. -32603 internal error or -32602 invalid params. `message` defaults to
+   * the code's usual message. Not counted as executed.
+   */
+  refusalErrors?: RefusalErrorFault[];
+  /** Those methods answer -32601 Method not found whatever the credential (table drift). */
+  unknownMethods?: string[];
+}
+
+/** One entry of `SimulatorFaults.exposeMethods`. */
+export interface ExposeMethodFault {
+  method: string;
+  credential: CredentialClass;
+}
+
+/** One entry of `SimulatorFaults.refusalErrors`. */
+export interface RefusalErrorFault {
+  method: string;
+  credential: CredentialClass;
+  /** An integer JSON-RPC error code. */
+  code: number;
+  message?: string;
 }
 
 
 const MAX_TIMER_MS = 2 ** 31 - 1; // setTimeout's ceiling
 const MAX_OVERSIZE_BYTES = 64 * 1024 * 1024;
 const MAX_FLOOD = 10_000;
+const MAX_FAULT_ENTRIES = 1000;
+const MAX_METHOD_NAME = 100;
+const MAX_MESSAGE = 200;
 
 type Rule = (value: unknown) => string | undefined; // returns what is wrong, if anything
 
@@ -91,6 +140,60 @@ const closeCode: Rule = (v) =>
     ? undefined
     : 'must be a WebSocket close code (1000-1003, 1007-1014, 3000-4999) or 1006 to drop the connection';
 
+const methodName: Rule = (v) =>
+  typeof v === 'string' && v.length > 0 && v.length <= MAX_METHOD_NAME
+    ? undefined
+    : `must be a method name (a string of 1 to ${MAX_METHOD_NAME} characters)`;
+const credentialClass: Rule = (v) =>
+  (CREDENTIAL_CLASSES as readonly unknown[]).includes(v) ? undefined : `must be one of ${CREDENTIAL_CLASSES.join(', ')}`;
+const errorCode: Rule = (v) => (Number.isSafeInteger(v) ? undefined : 'must be an integer (a JSON-RPC error code)');
+const errorMessage: Rule = (v) =>
+  typeof v === 'string' && v.length > 0 && v.length <= MAX_MESSAGE ? undefined : `must be a string of 1 to ${MAX_MESSAGE} characters`;
+const role: Rule = (v) => (isRole(v) ? undefined : 'must be viewer, operator or admin');
+
+/** An array of at most MAX_FAULT_ENTRIES items, each checked by `item`. */
+const listOf =
+  (what: string, item: Rule): Rule =>
+  (v) => {
+    if (!Array.isArray(v)) return `must be an array of ${what}`;
+    if (v.length > MAX_FAULT_ENTRIES) return `must have at most ${MAX_FAULT_ENTRIES} entries`;
+    for (const [i, value] of v.entries()) {
+      const problem = item(value);
+      if (problem) return `entry ${i}: ${problem}`;
+    }
+    return undefined;
+  };
+
+/** An object with exactly these fields (the optional ones may be left out). */
+const shape =
+  (fields: Record<string, Rule>, optional: readonly string[] = []): Rule =>
+  (v) => {
+    const names = Object.keys(fields);
+    if (!isPlainObject(v)) return `must be an object with ${names.join(', ')}`;
+    for (const key of Object.keys(v)) if (!Object.hasOwn(fields, key)) return `unknown field "${key}" (fields: ${names.join(', ')})`;
+    for (const [key, rule] of Object.entries(fields)) {
+      if (v[key] === undefined) {
+        if (optional.includes(key)) continue;
+        return `"${key}" is missing`;
+      }
+      const problem = rule(v[key]);
+      if (problem) return `"${key}" ${problem}`;
+    }
+    return undefined;
+  };
+
+const rolesByMethod: Rule = (v) => {
+  if (!isPlainObject(v)) return 'must be an object mapping method names to viewer, operator or admin';
+  const entries = Object.entries(v);
+  if (entries.length > MAX_FAULT_ENTRIES) return `must have at most ${MAX_FAULT_ENTRIES} entries`;
+  for (const [method, value] of entries) {
+    const problem = methodName(method) ?? role(value);
+    if (problem) return `entry "${method.slice(0, MAX_METHOD_NAME)}" ${problem}`;
+    if (method === 'authenticate') return 'entry "authenticate": authenticate needs no role';
+  }
+  return undefined;
+};
+
 // Typed over every key, so adding a fault field without a rule does not compile.
 const FAULT_RULES: Record<keyof SimulatorFaults, Rule> = {
   latencyMs: millis,
@@ -114,10 +217,20 @@ const FAULT_RULES: Record<keyof SimulatorFaults, Rule> = {
   upgradeStatus: intIn(300, 599),
   hangUpgrade: boolean,
   healthNotReady: boolean,
+  exposeMethods: listOf('{method, credential}', shape({ method: methodName, credential: credentialClass })),
+  methodRoles: rolesByMethod,
+  refusalErrors: listOf(
+    '{method, credential, code, message?}',
+    shape({ method: methodName, credential: credentialClass, code: errorCode, message: errorMessage }, ['message']),
+  ),
+  unknownMethods: listOf('method names', methodName),
 };
 
-/** Checks a fault set from outside (JSON body, CLI flag): one exact message per mistake. */
-export function validateFaults(input: unknown): { faults: SimulatorFaults } | { error: string } {
+/**
+ * Checks a fault set from outside (JSON body, CLI flag): one exact message per mistake.
+ * With `knownMethods` (the simulator's table), the access faults must name methods it knows.
+ */
+export function validateFaults(input: unknown, knownMethods?: Iterable<string>): { faults: SimulatorFaults } | { error: string } {
   if (!isPlainObject(input)) return { error: 'faults must be a JSON object' };
   for (const [key, value] of Object.entries(input)) {
     if (!Object.hasOwn(FAULT_RULES, key)) {
@@ -127,7 +240,41 @@ export function validateFaults(input: unknown): { faults: SimulatorFaults } | { 
     const problem = FAULT_RULES[key as keyof SimulatorFaults](value);
     if (problem) return { error: `fault "${key}" ${problem}` };
   }
-  return { faults: structuredClone(input) as SimulatorFaults };
+  const faults = structuredClone(input) as SimulatorFaults;
+  const problem = accessConflict(faults, knownMethods);
+  return problem ? { error: problem } : { faults };
+}
+
+/** What makes a well-typed access fault set ambiguous or without effect, if anything. */
+function accessConflict(faults: SimulatorFaults, knownMethods: Iterable<string> | undefined): string | undefined {
+  const unknown = new Set(faults.unknownMethods ?? []);
+  const roles = Object.keys(faults.methodRoles ?? {});
+  for (const method of roles) {
+    if (unknown.has(method)) return `method "${method}" is in both methodRoles and unknownMethods, which answers -32601 whatever its role`;
+  }
+  const known = knownMethods === undefined ? undefined : new Set([...knownMethods, ...roles, 'authenticate']);
+  const seen = new Map<string, string>();
+  const pairs: Array<[string, Array<{ method: string; credential: CredentialClass }>]> = [
+    ['exposeMethods', faults.exposeMethods ?? []],
+    ['refusalErrors', faults.refusalErrors ?? []],
+  ];
+  for (const [fault, entries] of pairs) {
+    for (const [i, { method, credential }] of entries.entries()) {
+      const where = `fault "${fault}" entry ${i}`;
+      if (unknown.has(method)) return `${where}: method "${method}" is also in unknownMethods, which answers -32601 whatever the credential`;
+      if (known && !known.has(method)) {
+        return `${where}: method "${method}" is not one the simulator knows (it answers -32601); add it with methodRoles`;
+      }
+      if (method === 'authenticate' && credential === 'role_too_low') {
+        return `${where}: authenticate needs no role, so role_too_low never applies to it`;
+      }
+      const key = `${method} ${credential}`;
+      const before = seen.get(key);
+      if (before) return `${where}: ${method} with ${credential} is already in ${before}; each pair may appear once`;
+      seen.set(key, `${fault} entry ${i}`);
+    }
+  }
+  return undefined;
 }
 
 function isSendableCloseCode(code: number): boolean {

@@ -143,6 +143,23 @@ const CODE = {
   CAMERA_NOT_FOUND: -32004,
 } as const;
 
+/** The usual message of each standard and documented code. */
+const ERROR_MESSAGES: ReadonlyMap<number, string> = new Map([
+  [CODE.PARSE_ERROR, 'Parse error'],
+  [CODE.INVALID_REQUEST, 'Invalid Request'],
+  [CODE.METHOD_NOT_FOUND, 'Method not found'],
+  [CODE.INVALID_PARAMS, 'Invalid params'],
+  [CODE.INTERNAL_ERROR, 'Internal error'],
+  [CODE.AUTH, 'Authentication failed'],
+  [CODE.RATE_LIMITED, 'Rate limit exceeded'],
+  [CODE.FORBIDDEN, 'Insufficient permissions'],
+  [CODE.CAMERA_NOT_FOUND, 'Camera not found'],
+  [-32005, 'Recording already in progress'],
+  [-32006, 'Media server unavailable'],
+  [-32007, 'Insufficient storage'],
+  [-32008, 'Capability not supported'],
+]);
+
 type RpcId = string | number | null;
 interface RpcError {
   code: number;
@@ -340,7 +357,7 @@ class CameraServiceSimulator implements Simulator {
   }
 
   setFaults(faults: SimulatorFaults): void {
-    const checked = validateFaults(faults);
+    const checked = validateFaults(faults, this.methodRoles.keys());
     if ('error' in checked) throw new TypeError(checked.error);
     this.faults = checked.faults;
   }
@@ -481,11 +498,19 @@ class CameraServiceSimulator implements Simulator {
   }
 
   private async dispatch(conn: Connection, call: Call, faults: SimulatorFaults): Promise<Outcome> {
+    if (faults.unknownMethods?.includes(call.method)) return fail(CODE.METHOD_NOT_FOUND, 'Method not found');
     if (call.method === 'authenticate') return this.authenticate(conn, call.params, faults);
-    const needed = this.methodRoles.get(call.method);
+    const needed = this.roleOf(call.method, faults);
     if (needed === undefined) return fail(CODE.METHOD_NOT_FOUND, 'Method not found');
-    const denied = await this.authorize(conn, call.params, needed, faults);
+    const denied = await this.authorize(conn, call, needed, faults);
     return denied ?? this.execute(call.method, call.params, faults);
+  }
+
+  /** The `methodRoles` fault first, then the table this simulator was started with. */
+  private roleOf(method: string, faults: SimulatorFaults): Role | undefined {
+    const drift = faults.methodRoles;
+    if (drift && Object.hasOwn(drift, method)) return drift[method];
+    return this.methodRoles.get(method);
   }
 
   /** Drift of a real deployment: a bad token on `authenticate` is -32003, not -32001. */
@@ -500,22 +525,25 @@ class CameraServiceSimulator implements Simulator {
       return authenticated(typeof seen === 'object' ? seen : { role: 'admin', method: 'jwt' });
     }
     if (accepted) return authenticated(seen);
+    if (typeof seen === 'string') {
+      const drift = accessFault(faults, 'authenticate', seen);
+      if (drift === 'expose') return authenticated({ role: 'admin', method: 'jwt' }); // still no session
+      if (drift) return drift;
+    }
     if (seen === 'none') return fail(CODE.AUTH, 'Authentication required');
     return fail(CODE.FORBIDDEN, 'Authentication failed');
   }
 
   /** Returns the refusal, or undefined when the call may run. A per-call token wins over the session. */
-  private async authorize(
-    conn: Connection,
-    params: Record<string, unknown>,
-    needed: Role,
-    faults: SimulatorFaults,
-  ): Promise<Outcome | undefined> {
+  private async authorize(conn: Connection, call: Call, needed: Role, faults: SimulatorFaults): Promise<Outcome | undefined> {
     if (faults.exposeProtected) return undefined;
-    const perCall = params.auth_token !== undefined;
-    const seen = perCall ? await this.inspect(params.auth_token) : conn.auth;
+    const perCall = call.params.auth_token !== undefined;
+    const seen = perCall ? await this.inspect(call.params.auth_token) : conn.auth;
     const access = accessOf(seen, needed);
     if (access === 'ok') return faults.refuseValidCredentials ? fail(CODE.AUTH, 'Authentication failed') : undefined;
+    const drift = accessFault(faults, call.method, access);
+    if (drift === 'expose') return undefined;
+    if (drift) return drift;
     if (access === 'role_too_low' && typeof seen === 'object' && !faults.refuseValidCredentials) {
       return fail(CODE.FORBIDDEN, 'Insufficient permissions', { required_role: needed, role: seen.role });
     }
@@ -658,7 +686,7 @@ class CameraServiceSimulator implements Simulator {
       sendJson(res, 400, { error: 'body must be JSON' });
       return;
     }
-    const checked = validateFaults(input);
+    const checked = validateFaults(input, this.methodRoles.keys());
     if ('error' in checked) {
       sendJson(res, 400, { error: checked.error });
       return;
@@ -737,6 +765,13 @@ function plausibleResult(
 
 function authenticated(credential: Credential): Outcome {
   return { result: { authenticated: true, role: credential.role, auth_method: credential.method } };
+}
+
+/** What the access faults make of `method` called with a credential of class `access`, if anything. */
+function accessFault(faults: SimulatorFaults, method: string, access: CredentialClass): 'expose' | { error: RpcError } | undefined {
+  const error = faults.refusalErrors?.find((e) => e.method === method && e.credential === access);
+  if (error) return fail(error.code, error.message ?? ERROR_MESSAGES.get(error.code) ?? 'Server error');
+  return faults.exposeMethods?.some((e) => e.method === method && e.credential === access) ? 'expose' : undefined;
 }
 
 /** `ok` when the credential may call a method needing `needed`, else its refusal class. */
