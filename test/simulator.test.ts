@@ -303,8 +303,9 @@ describe('faults', () => {
     const s = await sim(t, { faults: { exposeProtected: true } });
     const c = await open(t, s);
     assert.ok('result' in (await c.call('get_metrics')), 'no token');
-    assert.ok('result' in (await c.call('take_snapshot', { auth_token: unsignedToken(claims('admin')) })), 'alg none');
-    assert.ok('result' in (await c.call('delete_recording', { auth_token: await mint(claims('viewer')) })), 'too low');
+    assert.ok('result' in (await c.call('take_snapshot', { auth_token: unsignedToken(claims('admin')), device: 'camera0' })), 'alg none');
+    const noFile = await c.call('delete_recording', { auth_token: await mint(claims('viewer')), filename: 'nope.mp4' });
+    assert.equal(errorCode(noFile), -32602, 'too low, past authorization, but no such file');
     const auth = await c.call('authenticate', { auth_token: await mint(claims('admin'), 'forged') });
     assert.equal((auth.result as Json).authenticated, true);
     assert.equal(s.stats().executedByMethod.take_snapshot, 1);
@@ -513,13 +514,20 @@ async function tokenOf(kind: CredentialClass): Promise<string | undefined> {
  */
 async function callAs(t: TestContext, s: Simulator, method: string, kind: CredentialClass, way: Way, params: Json = {}): Promise<Json> {
   const c = await open(t, s);
-  const token = await tokenOf(kind);
-  if (way === 'per_call') return c.call(method, token === undefined ? params : { ...params, auth_token: token });
-  if (token !== undefined) {
-    const auth = await c.call('authenticate', { auth_token: token });
-    assert.equal(errorCode(auth), kind === 'role_too_low' ? undefined : -32003, `authenticate with ${kind}`);
+  try {
+    const token = await tokenOf(kind);
+    if (way === 'per_call') return await c.call(method, token === undefined ? params : { ...params, auth_token: token });
+    if (token !== undefined) {
+      const auth = await c.call('authenticate', { auth_token: token });
+      assert.equal(errorCode(auth), kind === 'role_too_low' ? undefined : -32003, `authenticate with ${kind}`);
+    }
+    return await c.call(method, params);
+  } finally {
+    // Many cases in one test: stay far below the simulator's connection limit.
+    const closed = c.closed();
+    c.ws.close();
+    await closed;
   }
-  return c.call(method, params);
 }
 
 /** The code refusing `kind` on a healthy service, as the API page describes. */
@@ -703,6 +711,68 @@ describe('access faults', () => {
     assert.deepEqual(s.getFaults(), faults);
     assert.equal(errorCode(await callAs(t, s, 'get_streams', 'none', 'per_call')), -32601);
     assert.deepEqual((await callAs(t, s, 'delete_snapshot', 'none', 'session')).error, { code: -32602, message: 'Invalid params' });
+  });
+});
+
+// --- side effects ------------------------------------------------------------------------------
+
+describe('side effects', () => {
+  const SIDE_EFFECTS = ['take_snapshot', 'start_recording', 'stop_recording', 'delete_recording', 'delete_snapshot'];
+
+  test('an exposed side-effect method naming no real camera or file answers an error and executes nothing', async (t) => {
+    const s = await sim(t);
+    for (const kind of CLASSES) {
+      s.setFaults({ exposeMethods: SIDE_EFFECTS.map((method) => ({ method, credential: kind })) });
+      for (const way of WAYS) {
+        const what = `${kind} ${way}`;
+        for (const method of ['take_snapshot', 'start_recording', 'stop_recording']) {
+          const answer = await callAs(t, s, method, kind, way, { device: 'camera9' });
+          assert.deepEqual(answer.error, { code: -32004, message: 'Camera not found', data: { device: 'camera9' } }, `${method} ${what}`);
+          assert.equal(errorCode(await callAs(t, s, method, kind, way)), -32602, `${method} without a device, ${what}`);
+        }
+        for (const method of ['take_snapshot', 'start_recording']) {
+          assert.equal(errorCode(await callAs(t, s, method, kind, way, { device: 'camera1' })), -32004, `${method} on a disconnected camera, ${what}`);
+        }
+        for (const method of ['delete_recording', 'delete_snapshot']) {
+          const answer = await callAs(t, s, method, kind, way, { filename: 'camprobe-missing.mp4' });
+          assert.equal(errorCode(answer), -32602, `${method} ${what}`);
+          assert.match(JSON.stringify(answer.error), /not found/);
+          assert.equal(errorCode(await callAs(t, s, method, kind, way)), -32602, `${method} without a filename, ${what}`);
+        }
+      }
+    }
+    const executed = s.stats().executedByMethod;
+    for (const method of SIDE_EFFECTS) assert.equal(executed[method], undefined, method);
+  });
+
+  test('an exposed side-effect method naming a real camera or file runs, once, and shows', async (t) => {
+    const s = await sim(t, { recordings: ['old.mp4'], faults: { exposeMethods: SIDE_EFFECTS.map((method) => ({ method, credential: 'forged' })) } });
+    const snapshot = await callAs(t, s, 'take_snapshot', 'forged', 'per_call', { device: 'camera0' });
+    const filename = (snapshot.result as Json).filename as string;
+    assert.match(filename, /^camera0_.*\.jpg$/);
+    const admin = await mint(claims('admin'));
+    const c = await open(t, s);
+    const listed = (await c.call('list_snapshots', { auth_token: admin })).result as { files: Json[]; total: number };
+    assert.deepEqual(listed.files.map((f) => f.filename), [filename]);
+    assert.ok('result' in (await callAs(t, s, 'delete_snapshot', 'forged', 'session', { filename })));
+    assert.equal(errorCode(await callAs(t, s, 'delete_snapshot', 'forged', 'session', { filename })), -32602, 'gone');
+    assert.equal(((await c.call('get_recording_info', { auth_token: admin, filename: 'old.mp4' })).result as Json).filename, 'old.mp4');
+    assert.ok('result' in (await callAs(t, s, 'delete_recording', 'forged', 'per_call', { filename: 'old.mp4' })));
+    assert.equal(errorCode(await c.call('get_recording_info', { auth_token: admin, filename: 'old.mp4' })), -32602);
+    assert.deepEqual(s.stats().executedByMethod, { take_snapshot: 1, list_snapshots: 1, delete_snapshot: 1, delete_recording: 1, get_recording_info: 1 });
+  });
+
+  test('a refused caller learns nothing about cameras or files: authorization comes first', async (t) => {
+    const s = await sim(t);
+    const viewer = await mint(claims('viewer'));
+    const c = await open(t, s);
+    assert.equal(errorCode(await c.call('take_snapshot', { device: 'camera9' })), -32001);
+    assert.equal(errorCode(await c.call('delete_snapshot', { auth_token: viewer, filename: 'missing.jpg' })), -32003);
+    const operator = await c.call('start_recording', { auth_token: API_KEY, device: 'camera0' });
+    const recording = (operator.result as Json).filename as string;
+    assert.ok('result' in (await c.call('stop_recording', { auth_token: API_KEY, device: 'camera0' })));
+    const listed = (await c.call('list_recordings', { auth_token: viewer })).result as { files: Json[]; total: number };
+    assert.deepEqual([listed.files[0]?.filename, listed.total], [recording, 1]);
   });
 });
 

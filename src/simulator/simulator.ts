@@ -50,6 +50,12 @@ export interface SimulatorOptions {
   apiKeys?: SimApiKey[];
   /** Default: camera0 CONNECTED, camera1 DISCONNECTED. */
   cameras?: SimCamera[];
+  /**
+   * Files that exist at start (default none). `take_snapshot` and `start_recording` add
+   * one; `delete_*` and `get_recording_info` need an existing name (else -32602).
+   */
+  recordings?: string[];
+  snapshots?: string[];
   /** Merged over the documented matrix (so one entry can model drift); adding a method makes it known. */
   methodRoles?: Record<string, Role>;
   /** Default 100; beyond it an upgrade is accepted then closed with 1013. */
@@ -253,6 +259,7 @@ const MAX_COUNTED_METHODS = 256; // client-chosen names must not grow the stats 
 const MAX_METHOD_NAME = 100;
 const NOTIFY_BACKLOG_BYTES = 1024 * 1024; // a client that does not read is skipped, not buffered for
 const TRICKLE_PIECES = 8;
+const MAX_FILES = 1000; // per kind: recordings, snapshots
 
 const DEFAULT_CAMERAS: readonly SimCamera[] = [
   { device: 'camera0', status: 'CONNECTED', name: 'Camera 0', resolution: '1920x1080', fps: 30 },
@@ -293,6 +300,10 @@ class CameraServiceSimulator implements Simulator {
   private readonly notificationIntervalMs: number;
   private faults: SimulatorFaults;
   private cameras: SimCamera[];
+  /** filename → creation time, oldest first. */
+  private readonly recordings = new Map<string, string>();
+  private readonly snapshots = new Map<string, string>();
+  private fileSeq = 0;
 
   private readonly clients = new Set<Connection>();
   private readonly sockets = new Set<Duplex>();
@@ -323,6 +334,9 @@ class CameraServiceSimulator implements Simulator {
     this.faults = {};
     this.setFaults(options.faults ?? {});
     this.cameras = (options.cameras ?? DEFAULT_CAMERAS).map((c) => ({ ...c }));
+    const started = new Date().toISOString();
+    for (const name of options.recordings ?? []) addFile(this.recordings, name, started);
+    for (const name of options.snapshots ?? []) addFile(this.snapshots, name, started);
 
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PAYLOAD_BYTES, perMessageDeflate: false });
     this.server = createServer((req, res) => this.onHttpRequest(req, res));
@@ -555,6 +569,11 @@ class CameraServiceSimulator implements Simulator {
     return inspectToken(token, this.secret, this.apiKeys);
   }
 
+  /**
+   * Runs an authorized call. Like a careful service, the methods that act on a camera or a
+   * file check it exists (after authorization, so a refused caller learns nothing): an
+   * unknown or missing one is an error, and nothing is executed.
+   */
   private execute(method: string, params: Record<string, unknown>, faults: SimulatorFaults): Outcome {
     switch (method) {
       case 'ping':
@@ -562,9 +581,20 @@ class CameraServiceSimulator implements Simulator {
       case 'get_camera_list':
         return { result: this.cameraList(faults) };
       case 'get_camera_status':
-        return this.cameraStatus(params);
+      case 'take_snapshot':
+      case 'start_recording':
+      case 'stop_recording':
+        return this.cameraAction(method, params);
+      case 'list_recordings':
+        return { result: listing(this.recordings) };
+      case 'list_snapshots':
+        return { result: listing(this.snapshots) };
+      case 'get_recording_info':
+      case 'delete_recording':
+      case 'delete_snapshot':
+        return this.fileAction(method, params);
       default:
-        return { result: plausibleResult(method, params, this) };
+        return { result: plausibleResult(method, this) };
     }
   }
 
@@ -576,12 +606,52 @@ class CameraServiceSimulator implements Simulator {
     return { cameras, total, connected };
   }
 
-  private cameraStatus(params: Record<string, unknown>): Outcome {
+  /** `device` must name one of the cameras; a snapshot or a recording needs it CONNECTED. */
+  private cameraAction(method: string, params: Record<string, unknown>): Outcome {
     const device = params.device;
     if (typeof device !== 'string') return fail(CODE.INVALID_PARAMS, 'Invalid params', 'device is required');
     const camera = this.cameras.find((c) => c.device === device);
-    if (!camera) return fail(CODE.CAMERA_NOT_FOUND, 'Camera not found', { device });
-    return { result: cameraView(camera) };
+    if (!camera) return fail(CODE.CAMERA_NOT_FOUND, 'Camera not found', { device: clip(device) });
+    const capture = method === 'take_snapshot' || method === 'start_recording';
+    if (capture && camera.status !== 'CONNECTED') return fail(CODE.CAMERA_NOT_FOUND, 'Camera disconnected', { device, status: camera.status });
+    const now = new Date().toISOString();
+    switch (method) {
+      case 'take_snapshot': {
+        const filename = this.newFile(this.snapshots, device, 'jpg', now);
+        return { result: { device, filename, status: 'ok', timestamp: now } };
+      }
+      case 'start_recording': {
+        const filename = this.newFile(this.recordings, device, 'mp4', now);
+        return { result: { device, filename, status: 'RECORDING', start_time: now } };
+      }
+      case 'stop_recording':
+        return { result: { device, status: 'STOPPED', end_time: now } };
+      default:
+        return { result: cameraView(camera) };
+    }
+  }
+
+  /** `filename` must name an existing recording (or snapshot): -32602 otherwise. */
+  private fileAction(method: string, params: Record<string, unknown>): Outcome {
+    const filename = params.filename;
+    if (typeof filename !== 'string') return fail(CODE.INVALID_PARAMS, 'Invalid params', 'filename is required');
+    const files = method === 'delete_snapshot' ? this.snapshots : this.recordings;
+    const created = files.get(filename);
+    if (created === undefined) {
+      const kind = method === 'delete_snapshot' ? 'snapshot' : 'recording';
+      return fail(CODE.INVALID_PARAMS, 'Invalid params', { filename: clip(filename), reason: `${kind} not found` });
+    }
+    if (method === 'get_recording_info') return { result: { filename, file_size: 0, duration: 0, created_time: created } };
+    files.delete(filename);
+    return { result: { filename, deleted: true } };
+  }
+
+  /** Adds a file named after the device; the oldest goes past MAX_FILES, as retention would. */
+  private newFile(files: Map<string, string>, device: string, extension: string, now: string): string {
+    this.fileSeq += 1;
+    const filename = `${device.replace(/^\/dev\//, '').replace(/[^A-Za-z0-9_-]/g, '_')}_${now.replace(/[:.]/g, '-')}_${this.fileSeq}.${extension}`;
+    addFile(files, filename, now);
+    return filename;
   }
 
   /** Used by plausibleResult for admin methods. */
@@ -725,29 +795,15 @@ function cameraView(camera: SimCamera): {
 
 /**
  * Small plausible answers, enough for a probe to see that a protected method answered.
- * Side-effect methods only pretend: nothing is recorded, deleted or changed.
+ * `set_retention_policy` and `cleanup_old_files` only pretend: nothing is changed.
  */
 function plausibleResult(
   method: string,
-  params: Record<string, unknown>,
   sim: { vitals(): { uptime: number; connections: number; requests: number; cameras: number } },
 ): unknown {
-  const device = typeof params.device === 'string' ? params.device : 'camera0';
-  const now = new Date().toISOString();
   switch (method) {
-    case 'list_recordings':
-    case 'list_snapshots':
-      return { files: [], total: 0, limit: 100, offset: 0 };
     case 'get_streams':
       return [];
-    case 'get_recording_info':
-      return { filename: typeof params.filename === 'string' ? params.filename : 'unknown', file_size: 0, duration: 0, created_time: now };
-    case 'take_snapshot':
-      return { device, filename: `snapshot_${Date.now()}.jpg`, status: 'ok', timestamp: now };
-    case 'start_recording':
-      return { device, status: 'RECORDING', start_time: now };
-    case 'stop_recording':
-      return { device, status: 'STOPPED', end_time: now };
     case 'get_metrics': {
       const d = sim.vitals();
       return { active_connections: d.connections, total_requests: d.requests, average_response_time: 1, error_rate: 0 };
@@ -761,6 +817,27 @@ function plausibleResult(
     default:
       return { status: 'ok' };
   }
+}
+
+/** `list_recordings` / `list_snapshots`: newest first, at most 100. */
+function listing(files: ReadonlyMap<string, string>): unknown {
+  const all = [...files].reverse();
+  const page = all.slice(0, 100).map(([filename, created]) => ({ filename, file_size: 0, created_time: created }));
+  return { files: page, total: all.length, limit: 100, offset: 0 };
+}
+
+function addFile(files: Map<string, string>, filename: string, created: string): void {
+  files.delete(filename);
+  files.set(filename, created);
+  for (const oldest of files.keys()) {
+    if (files.size <= MAX_FILES) break;
+    files.delete(oldest);
+  }
+}
+
+/** Client-chosen names echoed in an error are cut short. */
+function clip(text: string): string {
+  return text.length > MAX_METHOD_NAME ? `${text.slice(0, MAX_METHOD_NAME)}…` : text;
 }
 
 function authenticated(credential: Credential): Outcome {
