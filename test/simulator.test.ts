@@ -6,6 +6,7 @@ import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { SignJWT } from 'jose';
 import { WebSocket } from 'ws';
+import { RequestWindow } from '../src/simulator/request-window.js';
 import { startSimulator } from '../src/simulator/simulator.js';
 import type { Simulator, SimulatorOptions } from '../src/simulator/simulator.js';
 
@@ -828,6 +829,100 @@ describe('connections and HTTP', () => {
     assert.equal(stats.requests, 4);
     assert.deepEqual(stats.byMethod, { authenticate: 1, ping: 1, take_snapshot: 1 });
     assert.deepEqual(stats.executedByMethod, { authenticate: 1, ping: 1 });
+  });
+
+  test('peakRequestsPerMinute is the most requests in any sliding 60 s window, to the millisecond', async (t) => {
+    let clock = 1_000_000.25;
+    const s = await sim(t, { clock: () => clock });
+    const c = await open(t, s);
+    const burst = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i += 1) await c.call('ping');
+    };
+    await burst(3); // t = 0
+    clock += 30_000;
+    await burst(2); // t = 30 s: 5 in the window
+    assert.deepEqual([s.stats().peakRequestsPerMinute, s.stats().requestsLastMinute], [5, 5]);
+    clock += 30_000;
+    await burst(1); // t = 60 s: the first 3 are exactly 60 s old, out of the window
+    assert.deepEqual([s.stats().peakRequestsPerMinute, s.stats().requestsLastMinute], [5, 3]);
+    clock += 29_999;
+    c.send('not json'); // every frame counts, valid or not
+    await c.nextFrame();
+    assert.deepEqual([s.stats().peakRequestsPerMinute, s.stats().requestsLastMinute], [5, 4], 't = 89.999 s: the 30 s ones are still in');
+    clock += 1;
+    await burst(3); // t = 90 s: the 30 s ones leave as these arrive
+    assert.deepEqual([s.stats().peakRequestsPerMinute, s.stats().requestsLastMinute], [5, 5]);
+    await burst(1);
+    assert.equal(s.stats().peakRequestsPerMinute, 6);
+    clock += 120_000;
+    assert.equal(s.stats().requestsLastMinute, 0);
+    assert.equal(s.stats().peakRequestsPerMinute, 6, 'a peak stays');
+    assert.equal(s.stats().requests, 11);
+  });
+
+  test('the window is exact against a naive count, and holds at most one entry per millisecond', () => {
+    const window = new RequestWindow(60_000);
+    const arrivals: number[] = [];
+    let now = 0;
+    let seed = 7;
+    const random = (): number => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+    let naivePeak = 0;
+    for (let i = 0; i < 200_000; i += 1) {
+      // Bursts of many per millisecond, then pauses of up to 2 s.
+      now += random() < 0.9 ? 0 : random() < 0.5 ? random() * 3 : random() * 2_000;
+      window.add(now);
+      arrivals.push(Math.floor(now));
+      if (i % 997 === 0 || i === 199_999) {
+        const naive = arrivals.filter((at) => at > Math.floor(now) - 60_000).length;
+        naivePeak = Math.max(naivePeak, naive);
+        assert.equal(window.count(now), naive, `at ${now} ms`);
+        const entries = (window as unknown as { entries: unknown[] }).entries.length;
+        assert.ok(entries <= 2 * 60_000 + 1_025, `${entries} entries`);
+      }
+    }
+    // The exact peak, by two pointers over the (sorted) arrivals.
+    let exactPeak = 0;
+    for (let first = 0, last = 0; last < arrivals.length; last += 1) {
+      while (arrivals[first]! <= arrivals[last]! - 60_000) first += 1;
+      exactPeak = Math.max(exactPeak, last - first + 1);
+    }
+    assert.ok(naivePeak > 1_000);
+    assert.equal(window.peak(), exactPeak);
+    window.reset();
+    assert.deepEqual([window.count(now), window.peak()], [0, 0]);
+  });
+
+  test('peakOpenConnections is the most connections served at once; resetStats starts afresh', async (t) => {
+    const s = await sim(t);
+    const [a, b, c] = [await open(t, s), await open(t, s), await open(t, s)];
+    await Promise.all([a, b, c].map((x) => x.call('ping')));
+    for (const x of [a, b]) {
+      const closed = x.closed();
+      x.ws.close();
+      await closed;
+    }
+    const d = await open(t, s);
+    await d.call('ping');
+    assert.equal(s.stats().peakOpenConnections, 3);
+    assert.equal(s.stats().connections, 4);
+
+    s.resetStats();
+    const fresh = s.stats();
+    assert.deepEqual(
+      { ...fresh, openConnections: undefined },
+      {
+        connections: 0,
+        openConnections: undefined,
+        requests: 0,
+        byMethod: {},
+        executedByMethod: {},
+        peakRequestsPerMinute: 0,
+        requestsLastMinute: 0,
+        peakOpenConnections: fresh.openConnections,
+      },
+    );
+    await d.call('ping');
+    assert.equal(s.stats().peakRequestsPerMinute, 1);
   });
 
   test('close() leaves no socket, server or timer behind', async () => {

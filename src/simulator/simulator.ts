@@ -14,6 +14,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import type { RawData } from 'ws';
 import { isPlainObject, validateFaults } from './faults.js';
 import type { CredentialClass, Role, SimulatorFaults } from './faults.js';
+import { RequestWindow } from './request-window.js';
 import { inspectToken } from './tokens.js';
 import type { BadToken, Credential } from './tokens.js';
 
@@ -65,6 +66,11 @@ export interface SimulatorOptions {
   faults?: SimulatorFaults;
   /** Default 0 = off; when > 0, `camera_status_update` is sent to every client this often. */
   notificationIntervalMs?: number;
+  /**
+   * Monotonic milliseconds for the per-minute figures (rate limit, peakRequestsPerMinute).
+   * Default performance.now; tests pass their own to move time without waiting.
+   */
+  clock?: () => number;
 }
 
 export interface SimulatorStats {
@@ -81,6 +87,16 @@ export interface SimulatorStats {
    * executed. Lets tests prove a side-effect method was never run (addition to the brief).
    */
   executedByMethod: Record<string, number>;
+  /**
+   * The most frames received within any sliding 60 s window, all connections together
+   * (against a simulator, camprobe is the one client: this is what the documented per-client
+   * limit of 60 requests per minute counts). Exact, to the millisecond.
+   */
+  peakRequestsPerMinute: number;
+  /** Frames received in the last 60 s. */
+  requestsLastMinute: number;
+  /** The most connections served at the same time (as `openConnections` counts them). */
+  peakOpenConnections: number;
 }
 
 export interface Simulator {
@@ -93,7 +109,10 @@ export interface Simulator {
   setFaults(faults: SimulatorFaults): void;
   getFaults(): SimulatorFaults;
   setCameras(cameras: SimCamera[]): void;
+  /** Every count and peak since start, or since the last resetStats(). */
   stats(): SimulatorStats;
+  /** Starts every count afresh (peakOpenConnections from the connections open now), e.g. for a budget test on a shared simulator. */
+  resetStats(): void;
   /** Terminates every client, closes the server, clears every timer. Idempotent. */
   close(): Promise<void>;
 }
@@ -319,6 +338,9 @@ class CameraServiceSimulator implements Simulator {
   private requestsTotal = 0;
   private readonly byMethod = new Map<string, number>();
   private readonly executedByMethod = new Map<string, number>();
+  private readonly clock: () => number;
+  private readonly lastMinute = new RequestWindow(RATE_WINDOW_MS);
+  private peakOpen = 0;
 
   constructor(options: SimulatorOptions) {
     if (typeof options.jwtSecret !== 'string' || options.jwtSecret.length === 0) {
@@ -331,6 +353,7 @@ class CameraServiceSimulator implements Simulator {
     this.maxConnections = options.maxConnections ?? 100;
     this.rateLimitPerMinute = options.rateLimitPerMinute ?? 0;
     this.notificationIntervalMs = options.notificationIntervalMs ?? 0;
+    this.clock = options.clock ?? (() => performance.now());
     this.faults = {};
     this.setFaults(options.faults ?? {});
     this.cameras = (options.cameras ?? DEFAULT_CAMERAS).map((c) => ({ ...c }));
@@ -391,7 +414,19 @@ class CameraServiceSimulator implements Simulator {
       requests: this.requestsTotal,
       byMethod: Object.fromEntries(this.byMethod),
       executedByMethod: Object.fromEntries(this.executedByMethod),
+      peakRequestsPerMinute: this.lastMinute.peak(),
+      requestsLastMinute: this.lastMinute.count(this.clock()),
+      peakOpenConnections: this.peakOpen,
     };
+  }
+
+  resetStats(): void {
+    this.connectionsTotal = 0;
+    this.requestsTotal = 0;
+    this.byMethod.clear();
+    this.executedByMethod.clear();
+    this.lastMinute.reset();
+    this.peakOpen = this.clients.size;
   }
 
   close(): Promise<void> {
@@ -462,8 +497,10 @@ class CameraServiceSimulator implements Simulator {
   private serve(ws: WebSocket): void {
     const conn: Connection = { ws, auth: 'none', recent: [], inbox: Promise.resolve(), outbox: Promise.resolve() };
     this.clients.add(conn);
+    this.peakOpen = Math.max(this.peakOpen, this.clients.size);
     ws.on('close', () => this.clients.delete(conn));
     ws.on('message', (data, isBinary) => {
+      this.lastMinute.add(this.clock()); // on arrival: handling may wait for earlier frames
       conn.inbox = conn.inbox
         .then(() => this.onFrame(conn, data, isBinary))
         .catch(() => closeWith(ws, 1011, 'internal error')); // a bug: fail loudly, keep the chain alive
@@ -504,7 +541,7 @@ class CameraServiceSimulator implements Simulator {
 
   private overRateLimit(conn: Connection): boolean {
     if (this.rateLimitPerMinute <= 0) return false;
-    const now = Date.now();
+    const now = this.clock();
     while (conn.recent.length > 0 && (conn.recent[0] ?? 0) <= now - RATE_WINDOW_MS) conn.recent.shift();
     if (conn.recent.length >= this.rateLimitPerMinute) return true;
     conn.recent.push(now);
