@@ -1,13 +1,15 @@
 import { describe, test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { SignJWT } from 'jose';
 import { WebSocket } from 'ws';
 import { RequestWindow } from '../src/simulator/request-window.js';
-import { startSimulator } from '../src/simulator/simulator.js';
+import { startSimulator, validateFaults } from '../src/simulator/simulator.js';
 import type { Simulator, SimulatorOptions } from '../src/simulator/simulator.js';
 
 const SECRET = 'simulator-test-secret-0123456789abcdef';
@@ -959,6 +961,56 @@ describe('connections and HTTP', () => {
     for (const [resource, n] of after) {
       assert.ok(n <= (before.get(resource) ?? 0), `${resource}: ${before.get(resource) ?? 0} before, ${n} after`);
     }
+  });
+});
+
+// --- the simulator's command line ---------------------------------------------------------------
+
+const CLI = fileURLToPath(new URL('../src/simulator/cli.js', import.meta.url));
+
+/** Every fault the validator knows, from its own message (independent of the help table). */
+function knownFaults(): string[] {
+  const checked = validateFaults({ '?': true });
+  assert.ok('error' in checked);
+  return /known faults: (.*)$/.exec(checked.error)![1]!.split(', ');
+}
+
+describe('simulator command line', () => {
+  test('--help lists every fault on one line of its own', () => {
+    const help = execFileSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
+    const faults = knownFaults();
+    assert.ok(faults.includes('exposeMethods') && faults.includes('healthNotReady'), faults.join());
+    for (const fault of faults) {
+      const lines = help.split('\n').filter((line) => new RegExp(`^  ${fault} `).test(line));
+      assert.equal(lines.length, 1, `${fault} in:\n${help}`);
+      assert.ok(lines[0]!.length > fault.length + 10, `${fault} has a description`);
+    }
+  });
+
+  test('--faults takes the access faults, refuses bad ones with the reason, and GET /control/faults shows them', async (t) => {
+    const env = { ...process.env, CAMERA_SERVICE_JWT_SECRET: SECRET };
+    const bad = spawnSync(process.execPath, [CLI, '--port', '0', '--faults', '{"exposeMethods":[{"method":"ping","credential":"stolen"}]}'], { env, encoding: 'utf8' });
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /^--faults: fault "exposeMethods" entry 0: "credential" must be one of none, forged/);
+    const typo = spawnSync(process.execPath, [CLI, '--port', '0', '--faults', '{"unknownMethods":["x"],"exposeMethods":[{"method":"get_srever_info","credential":"none"}]}'], { env, encoding: 'utf8' });
+    assert.equal(typo.status, 2);
+    assert.match(typo.stderr, /method "get_srever_info" is not one the simulator knows/);
+
+    const faults = { exposeMethods: [{ method: 'get_server_info', credential: 'expired' }], methodRoles: { get_metrics: 'viewer' } };
+    const child = spawn(process.execPath, [CLI, '--port', '0', '--faults', JSON.stringify(faults)], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = once(child, 'exit');
+    t.after(async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await exited;
+      }
+    });
+    const [line] = (await once(child.stdout.setEncoding('utf8'), 'data')) as [string];
+    const httpUrl = /\(http (\S+)\)/.exec(line)?.[1];
+    assert.ok(httpUrl, line);
+    assert.deepEqual(await (await fetch(`${httpUrl}/control/faults`)).json(), faults);
+    child.kill('SIGTERM');
+    assert.deepEqual(await exited, [0, null]);
   });
 });
 

@@ -227,6 +227,38 @@ const FAULT_RULES: Record<keyof SimulatorFaults, Rule> = {
 };
 
 /**
+ * One line per fault for `--help`: its JSON type, then what it does. Typed over every key,
+ * so a fault without a line does not compile.
+ */
+export const FAULT_HELP: Readonly<Record<keyof SimulatorFaults, readonly [type: string, summary: string]>> = {
+  latencyMs: ['ms', 'added before every response'],
+  methodLatencyMs: ['{method: ms}', 'added before the responses of those methods'],
+  refuseValidCredentials: ['bool', 'every credential refused, valid ones too (-32003 on authenticate, -32001 on calls)'],
+  exposeProtected: ['bool', 'security regression: no authentication or role checks at all'],
+  malformedCameraList: ['bool', 'get_camera_list answers total != cameras.length'],
+  rateLimited: ['bool', 'every request answered -32002'],
+  silent: ['bool', 'never answers a request (the connection stays open)'],
+  notJson: ['bool', 'answers a text frame that is not JSON'],
+  notJsonRpc: ['bool', 'answers JSON without jsonrpc "2.0", result or error'],
+  wrongId: ['bool', 'answers with another id'],
+  duplicateResponse: ['bool', 'sends each response twice'],
+  binaryFrame: ['bool', 'sends each response as a binary frame'],
+  badErrorShape: ['bool', 'answers error: "<message>" (a string), even for successes'],
+  oversizeFrameBytes: ['bytes', 'pads each response with JSON whitespace to this size'],
+  closeAfterUpgrade: ['code', 'closes with this code right after the upgrade (1006: drop TCP)'],
+  closeOnRequest: ['code', 'closes with this code when a request arrives (1006: drop TCP)'],
+  trickleMs: ['ms', 'sends each response in continuation frames this far apart'],
+  notificationFlood: ['n', 'sends n camera_status_update notifications before each response'],
+  upgradeStatus: ['status', 'refuses the WebSocket upgrade with this HTTP status'],
+  hangUpgrade: ['bool', 'accepts TCP but never answers the upgrade'],
+  healthNotReady: ['bool', 'GET /health/ready answers 503'],
+  exposeMethods: ['[{method, credential}]', 'that method answers that credential class normally, per call and on a session'],
+  methodRoles: ['{method: role}', 'the role a method needs, changed at run time (a lost or drifted table entry)'],
+  refusalErrors: ['[{method, credential, code, message?}]', 'that error instead of the refusal of that credential class'],
+  unknownMethods: ['[method]', 'those methods answer -32601 whatever the credential'],
+};
+
+/**
  * Checks a fault set from outside (JSON body, CLI flag): one exact message per mistake.
  * With `knownMethods` (the simulator's table), the access faults must name methods it knows.
  */
