@@ -639,7 +639,11 @@ describe('access faults', () => {
     const admin = await mint(claims('admin'));
     const c = await open(t, s);
     assert.equal(errorCode(await c.call('get_server_info', { auth_token: admin })), -32601, 'valid admin');
-    for (const kind of CLASSES) assert.equal(errorCode(await callAs(t, s, 'get_server_info', kind, 'per_call')), -32601, kind);
+    s.setFaults({ unknownMethods: ['get_server_info'] });
+    for (const way of WAYS) {
+      for (const kind of CLASSES) assert.equal(errorCode(await callAs(t, s, 'get_server_info', kind, way)), -32601, `${kind} ${way}`);
+    }
+    s.setFaults({ unknownMethods: ['get_server_info', 'authenticate'] });
     const answer = await c.call('authenticate', { auth_token: admin });
     assert.deepEqual(answer.error, { code: -32601, message: 'Method not found' });
     assert.equal(errorCode(await c.call('get_metrics')), -32001, 'no session was opened');
@@ -657,6 +661,14 @@ describe('access faults', () => {
     assert.equal(errorCode(await c.call('get_metrics')), -32003, 'other entries are untouched');
     assert.equal(errorCode(await c.call('custom_call')), -32003, 'a new method is known, with its role');
     assert.deepEqual((await c.call('custom_call', { auth_token: API_KEY })).result, { status: 'ok' });
+    for (const way of WAYS) {
+      for (const kind of CLASSES) {
+        // role_too_low mints a viewer token: now strong enough. Every bad credential is still refused.
+        const answer = await callAs(t, s, 'get_server_info', kind, way);
+        if (kind === 'role_too_low') assert.ok('result' in answer, `viewer ${way}`);
+        else assert.equal(errorCode(answer), -32001, `${kind} ${way}`);
+      }
+    }
     s.setFaults({});
     assert.equal(errorCode(await c.call('get_server_info')), -32003, 'the table is back');
     assert.equal(errorCode(await c.call('custom_call', { auth_token: API_KEY })), -32601);
