@@ -684,6 +684,8 @@ describe('access faults', () => {
       [{ exposeMethods: [{ credential: 'none' }] }, /entry 0: "method" is missing/],
       [{ exposeMethods: [{ method: 'pnig', credential: 'none' }] }, /entry 0: method "pnig" is not one the simulator knows/],
       [{ exposeMethods: [{ method: 'authenticate', credential: 'role_too_low' }] }, /authenticate needs no role/],
+      [{ refusalErrors: [{ method: 'ping', credential: 'role_too_low', code: -32603 }] }, /ping needs viewer, the lowest role, so role_too_low never applies/],
+      [{ methodRoles: { get_metrics: 'viewer' }, exposeMethods: [{ method: 'get_metrics', credential: 'role_too_low' }] }, /get_metrics needs viewer/],
       [{ exposeMethods: Array.from({ length: 1001 }, () => ({ method: 'ping', credential: 'none' })) }, /at most 1000 entries/],
       [{ refusalErrors: [{ method: 'ping', credential: 'none', code: 1.5 }] }, /^fault "refusalErrors" entry 0: "code" must be an integer/],
       [{ refusalErrors: [{ method: 'ping', credential: 'none', code: -32603, message: '' }] }, /"message" must be a string of 1 to 200/],
@@ -702,6 +704,7 @@ describe('access faults', () => {
       assert.throws(() => s.setFaults(faults as never), (err: Error) => err instanceof TypeError && message.test(err.message), JSON.stringify(faults).slice(0, 80));
     }
     // A method made known by the methodRoles fault can be exposed; so can one of the table given at start.
+    s.setFaults({ methodRoles: { custom_call: 'admin', ping: 'operator' }, exposeMethods: [{ method: 'custom_call', credential: 'none' }, { method: 'ping', credential: 'role_too_low' }] });
     s.setFaults({ methodRoles: { custom_call: 'admin' }, exposeMethods: [{ method: 'custom_call', credential: 'none' }] });
     const custom = await sim(t, { methodRoles: { custom_call: 'admin' } });
     custom.setFaults({ refusalErrors: [{ method: 'custom_call', credential: 'none', code: -32603 }] });

@@ -110,7 +110,7 @@ function optionsFromArgs(argv: string[], env: NodeJS.ProcessEnv): SimulatorOptio
     } catch {
       throw new UsageError('--faults must be JSON');
     }
-    const checked = validateFaults(input, Object.keys(SIM_DEFAULT_METHOD_ROLES));
+    const checked = validateFaults(input, SIM_DEFAULT_METHOD_ROLES);
     if ('error' in checked) throw new UsageError(`--faults: ${checked.error}`);
     options.faults = checked.faults;
   }

@@ -62,7 +62,8 @@ export interface SimulatorFaults {
   // --- the access matrix: one method × one credential class at a time ---------------------
   // `unknownMethods` is checked first, then `exposeProtected`; a (method, class) pair may
   // appear once across `exposeMethods` and `refusalErrors`. Names must be methods the
-  // simulator knows (its table, `SimulatorOptions.methodRoles` or this `methodRoles`).
+  // simulator knows (its table, `SimulatorOptions.methodRoles` or this `methodRoles`), and
+  // role_too_low is refused for a method that needs viewer: no valid role is below it.
 
   /**
    * Security regression: `method` answers normally when called with `credential`, per call
@@ -260,9 +261,11 @@ export const FAULT_HELP: Readonly<Record<keyof SimulatorFaults, readonly [type: 
 
 /**
  * Checks a fault set from outside (JSON body, CLI flag): one exact message per mistake.
- * With `knownMethods` (the simulator's table), the access faults must name methods it knows.
+ * With `table` (the simulator's method → role table), the access faults must also name
+ * methods it knows, and role_too_low only methods above viewer: a fault that could never
+ * apply would let a test pass for the wrong reason.
  */
-export function validateFaults(input: unknown, knownMethods?: Iterable<string>): { faults: SimulatorFaults } | { error: string } {
+export function validateFaults(input: unknown, table?: Readonly<Record<string, Role>>): { faults: SimulatorFaults } | { error: string } {
   if (!isPlainObject(input)) return { error: 'faults must be a JSON object' };
   for (const [key, value] of Object.entries(input)) {
     if (!Object.hasOwn(FAULT_RULES, key)) {
@@ -273,18 +276,19 @@ export function validateFaults(input: unknown, knownMethods?: Iterable<string>):
     if (problem) return { error: `fault "${key}" ${problem}` };
   }
   const faults = structuredClone(input) as SimulatorFaults;
-  const problem = accessConflict(faults, knownMethods);
+  const problem = accessConflict(faults, table);
   return problem ? { error: problem } : { faults };
 }
 
 /** What makes a well-typed access fault set ambiguous or without effect, if anything. */
-function accessConflict(faults: SimulatorFaults, knownMethods: Iterable<string> | undefined): string | undefined {
+function accessConflict(faults: SimulatorFaults, table: Readonly<Record<string, Role>> | undefined): string | undefined {
   const unknown = new Set(faults.unknownMethods ?? []);
-  const roles = Object.keys(faults.methodRoles ?? {});
-  for (const method of roles) {
+  const drift = faults.methodRoles ?? {};
+  for (const method of Object.keys(drift)) {
     if (unknown.has(method)) return `method "${method}" is in both methodRoles and unknownMethods, which answers -32601 whatever its role`;
   }
-  const known = knownMethods === undefined ? undefined : new Set([...knownMethods, ...roles, 'authenticate']);
+  const roleOf = (method: string): Role | undefined =>
+    Object.hasOwn(drift, method) ? drift[method] : table && Object.hasOwn(table, method) ? table[method] : undefined;
   const seen = new Map<string, string>();
   const pairs: Array<[string, Array<{ method: string; credential: CredentialClass }>]> = [
     ['exposeMethods', faults.exposeMethods ?? []],
@@ -294,11 +298,15 @@ function accessConflict(faults: SimulatorFaults, knownMethods: Iterable<string> 
     for (const [i, { method, credential }] of entries.entries()) {
       const where = `fault "${fault}" entry ${i}`;
       if (unknown.has(method)) return `${where}: method "${method}" is also in unknownMethods, which answers -32601 whatever the credential`;
-      if (known && !known.has(method)) {
-        return `${where}: method "${method}" is not one the simulator knows (it answers -32601); add it with methodRoles`;
-      }
       if (method === 'authenticate' && credential === 'role_too_low') {
         return `${where}: authenticate needs no role, so role_too_low never applies to it`;
+      }
+      if (table && method !== 'authenticate') {
+        const role = roleOf(method);
+        if (role === undefined) return `${where}: method "${method}" is not one the simulator knows (it answers -32601); add it with methodRoles`;
+        if (role === 'viewer' && credential === 'role_too_low') {
+          return `${where}: ${method} needs viewer, the lowest role, so role_too_low never applies to it`;
+        }
       }
       const key = `${method} ${credential}`;
       const before = seen.get(key);

@@ -394,7 +394,7 @@ class CameraServiceSimulator implements Simulator {
   }
 
   setFaults(faults: SimulatorFaults): void {
-    const checked = validateFaults(faults, this.methodRoles.keys());
+    const checked = validateFaults(faults, Object.fromEntries(this.methodRoles));
     if ('error' in checked) throw new TypeError(checked.error);
     this.faults = checked.faults;
   }
@@ -793,7 +793,7 @@ class CameraServiceSimulator implements Simulator {
       sendJson(res, 400, { error: 'body must be JSON' });
       return;
     }
-    const checked = validateFaults(input, this.methodRoles.keys());
+    const checked = validateFaults(input, Object.fromEntries(this.methodRoles));
     if ('error' in checked) {
       sendJson(res, 400, { error: checked.error });
       return;
