@@ -28,6 +28,8 @@ credentials:
 targets:
   - name: sim
     url: ${url}
+    # The access matrix whole in every run (sweep = interval): a fixed regression clears at the next run.
+    probes: [{ type: auth_flow }, { type: camera_list }, { type: protected_rejection, sweep: 1s }]
 `,
   );
   return path;

@@ -130,32 +130,45 @@ describe('probes against the simulator', () => {
   });
 
   describe('protected_rejection', () => {
-    it('passes when every case is rejected, and never runs the protected method', async () => {
-      const before = sim.stats().executedByMethod.get_server_info ?? 0;
-      const run = await runOnce(configFor(sim.url, ALL), 'protected_rejection');
+    /** The whole matrix in one run, as `camprobe once` does it, unpaced against the simulator. */
+    const FAST = '      - type: protected_rejection\n        once_requests_per_minute: 60000\n';
+    const whole = (config: ReturnType<typeof configFor>) => runOnce(config, 'protected_rejection', undefined, { exhaustive: true, timeoutMs: 30_000 });
+
+    it('passes when every cell is refused, and never runs a protected method', async () => {
+      const before = { ...sim.stats().executedByMethod };
+      const run = await whole(configFor(sim.url, FAST));
       assertSuccess(run);
-      assert.equal(run.steps.filter((s) => s.step === 'reject').length, 5, 'one reject step per default case');
-      assert.equal(sim.stats().executedByMethod.get_server_info ?? 0, before, 'get_server_info never executed');
+      const access = run.access!;
+      assert.equal(access.checked, access.cells, 'an exhaustive run checks every cell');
+      assert.ok(access.cells > 150, `${access.cells} cells`);
+      assert.deepEqual(access.findings, []);
+      assert.ok(Object.values(access.methods).every((s) => s === 'refused' || s === 'unchecked'));
+      // Only the control's ping ran; no protected method was ever executed.
+      const after = sim.stats().executedByMethod;
+      for (const method of Object.keys(after)) {
+        if (method !== 'ping' && method !== 'authenticate') assert.equal(after[method], before[method], `${method} executed`);
+      }
     });
 
-    it('a protected method answered without valid credentials: security_violation naming each case', async () => {
+    it('a protected method answered without valid credentials: security_violation naming each method', async () => {
       sim.setFaults({ exposeProtected: true });
-      const run = await runOnce(configFor(sim.url, ALL), 'protected_rejection');
+      const run = await whole(configFor(sim.url, FAST));
       assertFailure(run, 'security_violation', 'reject');
-      for (const what of ['missing credential', 'forged token', 'expired token', 'alg none', 'too-low role']) {
+      for (const what of ['get_server_info to no credential', 'forged token', 'expired token', 'alg none', 'viewer token']) {
         assert.ok(run.detail!.includes(what), `detail mentions ${what}: ${run.detail}`);
       }
+      assert.equal(run.access!.methods.get_server_info, 'exposed');
     });
 
     it('a service that refuses everyone is not a pass: the control fails first', async () => {
       sim.setFaults({ refuseValidCredentials: true });
-      assertFailure(await runOnce(configFor(sim.url, ALL), 'protected_rejection'), 'auth_rejected', 'authenticate');
+      assertFailure(await whole(configFor(sim.url, FAST)), 'auth_rejected', 'authenticate');
     });
 
-    it('a rejection with a code outside reject_codes: rpc_error', async () => {
-      const config = configFor(sim.url, '      - type: protected_rejection\n        reject_codes: [-32001]\n');
-      const run = await runOnce(config, 'protected_rejection');
-      assertFailure(run, 'rpc_error', 'reject');
+    it('a refusal with a code outside reject_codes: rejection_unconfirmed, never rpc_error', async () => {
+      const config = configFor(sim.url, `${FAST}        reject_codes: [-32001]\n`);
+      const run = await whole(config);
+      assertFailure(run, 'rejection_unconfirmed', 'reject');
       assert.match(run.detail!, /-32003/);
     });
   });

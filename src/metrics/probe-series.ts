@@ -92,11 +92,18 @@ interface AccessSeries {
   methodLabels: Array<[string, string]>;
 }
 
-/** One line per method of the matrix: 1 where the method's standing is `state`, else 0. */
-function methodLines(name: string, state: string): Family<ProbeState>['lines'] {
+/**
+ * Per method of the matrix: 1 where the method's standing is `state`. Dense (a 0 for every
+ * other method) for `exposed`, the security promise a dashboard shows whole; sparse for
+ * the rare states, whose alerts only ask `> 0`, to keep a target's series few.
+ */
+function methodLines(name: string, state: string, dense: boolean): Family<ProbeState>['lines'] {
   return (p, out) => {
     if (p.access === undefined) return;
-    for (const [method, label] of p.access.methodLabels) out.push(`${name}{${p.labels}${label}} ${p.access.report.methods[method] === state ? 1 : 0}`);
+    for (const [method, label] of p.access.methodLabels) {
+      const on = p.access.report.methods[method] === state;
+      if (on || dense) out.push(`${name}{${p.labels}${label}} ${on ? 1 : 0}`);
+    }
   };
 }
 
@@ -113,19 +120,19 @@ const ACCESS_FAMILIES: ReadonlyArray<Family<ProbeState>> = [
     name: 'camprobe_protected_method_exposed',
     type: 'gauge',
     help: 'Whether the latest check of a cell of this method got a result to a call that must be refused (1); 0 otherwise.',
-    lines: methodLines('camprobe_protected_method_exposed', 'exposed'),
+    lines: methodLines('camprobe_protected_method_exposed', 'exposed', true),
   },
   {
     name: 'camprobe_protected_method_unconfirmed',
     type: 'gauge',
-    help: 'Whether this method answered a call that must be refused with an error outside the refusal codes (1): the refusal is unconfirmed.',
-    lines: methodLines('camprobe_protected_method_unconfirmed', 'unconfirmed'),
+    help: 'Present (1) while this method answers a call that must be refused with an error outside the refusal codes: the refusal is unconfirmed.',
+    lines: methodLines('camprobe_protected_method_unconfirmed', 'unconfirmed', false),
   },
   {
     name: 'camprobe_protected_method_missing',
     type: 'gauge',
-    help: 'Whether this method of the configured table answers -32601 method not found (1): the table has drifted from the service.',
-    lines: methodLines('camprobe_protected_method_missing', 'missing'),
+    help: 'Present (1) while this method of the configured table answers -32601 method not found: the table has drifted from the service.',
+    lines: methodLines('camprobe_protected_method_missing', 'missing', false),
   },
   {
     name: 'camprobe_access_matrix_cells',

@@ -50,7 +50,7 @@ const optionsSchema = Type.Object(
     /** Every cell is checked at least once per sweep; scheduled runs share the work. */
     sweep: duration({ default: '10m' }),
     /** Pace of `camprobe once`, which checks the whole matrix in one run, in requests a minute. */
-    once_requests_per_minute: int(1, 6000, { default: 30 }),
+    once_requests_per_minute: int(1, 60_000, { default: 50 }),
   },
   { additionalProperties: false },
 );
@@ -95,6 +95,15 @@ export const protectedRejection = defineProbe(optionsSchema, {
       }
     }
     return problems;
+  },
+  exhaustiveTimeoutMs(options, target, timeoutMs) {
+    // An upper bound: every cell the table can have, each session's authenticate, paced.
+    const { cells } = buildMatrix(
+      { methods: target.methods, sideEffectMethods: target.side_effect_methods, method: options.method, cases: options.cases, usages: options.usages, allowSideEffects: options.allow_side_effects },
+      { canMint: true, role: 'viewer' },
+    );
+    const requests = cells.length + CREDENTIAL_CLASSES.length * 3;
+    return timeoutMs + Math.ceil((requests * 60_000) / options.once_requests_per_minute);
   },
   async run(ctx) {
     const o = ctx.options;

@@ -74,6 +74,11 @@ export interface ProbeDefinition<Options = Record<string, unknown>> extends Prob
    * the probe's options.
    */
   validate?(options: Options, target: TargetConfig, credential?: CredentialConfig): Array<[string, string]>;
+  /**
+   * The deadline of an exhaustive run (`camprobe once`), for a probe that checks in one run
+   * what scheduled runs share out, paced; default: the probe's own timeout.
+   */
+  exhaustiveTimeoutMs?(options: Options, target: TargetConfig, timeoutMs: number): number;
   /** Runs once. Resolves on success; throws a ProbeError on an expected failure. */
   run(ctx: ProbeContext<Options>): Promise<void>;
 }
