@@ -78,11 +78,8 @@ export async function runSelected(opts: OnceOptions): Promise<RunRecord[]> {
     for (let queue = queues.shift(); queue; queue = queues.shift()) {
       for (const { index, item } of queue) {
         if (opts.stopSignal?.aborted) return;
-        const { target, probe } = item;
-        const definition = opts.probeTypes.get(probe.type);
-        const timeoutMs = definition?.exhaustiveTimeoutMs?.(probe.options, target, probe.timeout_ms) ?? probe.timeout_ms;
         // CI wants everything checked now: probes that share work over runs do all of it.
-        results[index] = await runner.run(target, probe, { stopSignal: opts.stopSignal, exhaustive: true, timeoutMs });
+        results[index] = await runner.run(item.target, item.probe, { stopSignal: opts.stopSignal, exhaustive: true });
       }
     }
   };

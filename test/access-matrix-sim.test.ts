@@ -46,7 +46,8 @@ describe('the access matrix against the simulator', () => {
   let sim: Simulator;
   let config: Config;
   before(async () => {
-    sim = await startSimulator({ jwtSecret: SECRET });
+    // A recording to name: get_recording_info is read with a real one (learned by the control).
+    sim = await startSimulator({ jwtSecret: SECRET, recordings: ['camera0-2026-11-29T10-00-00.mp4'] });
     config = await referenceConfig(sim);
   });
   after(() => sim.close());
@@ -206,7 +207,7 @@ targets:
     const report = JSON.parse(stdout) as { runs: RunRecord[] };
     const [run] = report.runs;
     assert.equal(run!.reason, 'security_violation');
-    assert.match(run!.detail!, /^exposed: get_storage_info to viewer token per call, operator token per call, viewer token on a session, operator token on a session \(a result\)$/);
+    assert.match(run!.detail!, /^exposed: get_storage_info to viewer token per call, operator token per call, viewer token on a session and 1 more \(a result\)$/);
     assert.equal(run!.access!.checked, run!.access!.cells, 'once checks every cell');
   });
 });

@@ -149,7 +149,7 @@ const CASES: Case[] = [
     name: 'protected-exposed',
     probe: 'protected_rejection',
     reason: 'security_violation',
-    detail: /get_server_info to no credential, forged token per call, expired token per call, unsigned \(alg none\) token per call, malformed token per call, viewer token per call, operator token per call, forged token on a session/,
+    detail: /^exposed: \d+ methods: .*get_camera_list to no credential, forged token per call, expired token per call and \d+ more \(a result\)/,
     url: simUrl({ exposeProtected: true }),
   },
   {
@@ -166,7 +166,7 @@ const CASES: Case[] = [
     reason: 'security_violation',
     credential: 'apikey',
     // A static key cannot mint an expired token: that case is left out, the others run.
-    detail: /^(?!.*expired).*get_server_info to no credential, forged token per call, unsigned \(alg none\) token per call, malformed token per call, viewer token per call, forged token on a session/,
+    detail: /^(?!.*expired).*get_camera_list to no credential, forged token per call, unsigned \(alg none\) token per call and \d+ more \(a result\)/,
     url: simUrl({ exposeProtected: true }),
   },
 ];

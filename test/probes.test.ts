@@ -143,10 +143,11 @@ describe('probes against the simulator', () => {
       assert.ok(access.cells > 150, `${access.cells} cells`);
       assert.deepEqual(access.findings, []);
       assert.ok(Object.values(access.methods).every((s) => s === 'refused' || s === 'unchecked'));
-      // Only the control's ping ran; no protected method was ever executed.
+      // Only the control's read-only calls with the valid credential ran; no cell ever executed.
+      const control = ['ping', 'authenticate', 'get_camera_list', 'list_recordings'];
       const after = sim.stats().executedByMethod;
       for (const method of Object.keys(after)) {
-        if (method !== 'ping' && method !== 'authenticate') assert.equal(after[method], before[method], `${method} executed`);
+        if (!control.includes(method)) assert.equal(after[method], before[method], `${method} executed`);
       }
     });
 
@@ -154,15 +155,21 @@ describe('probes against the simulator', () => {
       sim.setFaults({ exposeProtected: true });
       const run = await whole(configFor(sim.url, FAST));
       assertFailure(run, 'security_violation', 'reject');
-      for (const what of ['get_server_info to no credential', 'forged token', 'expired token', 'alg none', 'viewer token']) {
-        assert.ok(run.detail!.includes(what), `detail mentions ${what}: ${run.detail}`);
+      assert.match(run.detail!, /^exposed: \d+ methods: .*get_camera_list to no credential/);
+      assert.equal(run.access!.methods.get_server_info, 'exposed');
+      // Every credential class and both ways of presenting it, for one admin method.
+      const one = await whole(configFor(sim.url, `${FAST}        method: get_metrics\n`));
+      assertFailure(one, 'security_violation', 'reject');
+      const ways = one.access!.findings.filter((f) => f.method === 'get_metrics').map((f) => `${f.credential} ${f.usage}`);
+      for (const what of ['no credential none', 'forged token per_call', 'expired token session', 'unsigned (alg none) token per_call', 'malformed token session', 'viewer token per_call', 'operator token session']) {
+        assert.ok(ways.includes(what), `get_metrics exposed to ${what}: ${ways.join('; ')}`);
       }
       assert.equal(run.access!.methods.get_server_info, 'exposed');
     });
 
     it('a service that refuses everyone is not a pass: the control fails first', async () => {
       sim.setFaults({ refuseValidCredentials: true });
-      assertFailure(await whole(configFor(sim.url, FAST)), 'auth_rejected', 'authenticate');
+      assertFailure(await whole(configFor(sim.url, FAST)), 'auth_rejected', 'control');
     });
 
     it('a refusal with a code outside reject_codes: rejection_unconfirmed, never rpc_error', async () => {

@@ -46,6 +46,8 @@ export function evenPacer(perMinute: number, now: () => number = Date.now): Pace
 }
 
 interface RunOptions {
+  /** Params for read-only methods that name a resource (a real camera, a real recording). */
+  readParams?: Readonly<Record<string, Record<string, unknown>>>;
   rejectCodes: readonly number[];
   allowSideEffects: boolean;
   pacer?: Pacer | undefined;
@@ -83,7 +85,7 @@ async function runGroup(ctx: ProbeContext<any>, conn: RpcConnection, group: Grou
     }
     for (const cell of group.cells) {
       guard(ctx, cell, opts.allowSideEffects);
-      const outcome = judge(await send(cell.method, paramsFor(cell.method)), opts.rejectCodes);
+      const outcome = judge(await send(cell.method, paramsFor(cell.method, opts)), opts.rejectCodes);
       // A bad token the service accepted on authenticate is an exposure of the session itself.
       const exposedByAuth = accepted && group.credential !== 'role_too_low' && outcome.state !== 'exposed';
       results.push({ cell, outcome: exposedByAuth ? { state: 'exposed', got: 'authenticate accepted the token' } : outcome });
@@ -93,14 +95,14 @@ async function runGroup(ctx: ProbeContext<any>, conn: RpcConnection, group: Grou
   for (const cell of group.cells) {
     guard(ctx, cell, opts.allowSideEffects);
     const token = cell.usage === 'none' ? undefined : await tokenFor(ctx, cell.credential, cell.role);
-    const params = { ...paramsFor(cell.method), ...(token === undefined ? {} : { auth_token: token }) };
+    const params = { ...paramsFor(cell.method, opts), ...(token === undefined ? {} : { auth_token: token }) };
     results.push({ cell, outcome: judge(await send(cell.method, Object.keys(params).length > 0 ? params : undefined), opts.rejectCodes) });
   }
 }
 
 /** Params that cannot name a real resource for side-effecting methods; none for the others. */
-function paramsFor(method: string): Record<string, unknown> | undefined {
-  const params = HARMLESS_PARAMS[method];
+function paramsFor(method: string, opts: RunOptions): Record<string, unknown> | undefined {
+  const params = HARMLESS_PARAMS[method] ?? opts.readParams?.[method];
   return params ? { ...params } : undefined;
 }
 

@@ -46,6 +46,17 @@ export const HARMLESS_PARAMS: Readonly<Record<string, Readonly<Record<string, un
   delete_snapshot: { filename: 'camprobe-no-such-snapshot.jpg' },
 });
 
+/**
+ * Read-only methods that answer about one resource. Called without naming a real one, an
+ * exposed method could only answer "not found" (an unconfirmed refusal); named, it answers
+ * with a result, which is what an exposure is. The positive control learns a real name
+ * with the valid credential (`discovery`), read-only like the method itself.
+ */
+export const RESOURCE_READS: Readonly<Record<string, { param: string; discovery: string }>> = Object.freeze({
+  get_camera_status: { param: 'device', discovery: 'get_camera_list' },
+  get_recording_info: { param: 'filename', discovery: 'list_recordings' },
+});
+
 /** What the credential at hand can produce. */
 export interface CredentialAbility {
   /** The signing secret is held: any role and expired tokens can be minted. */

@@ -14,11 +14,12 @@
 import { roleBelow, roleRank } from '../config/methods.js';
 import { parseDuration } from '../core/duration.js';
 import { ProbeError, type AccessFinding, type AccessReport } from '../core/outcome.js';
-import { AUTH_ERROR_CODES } from '../rpc/client.js';
+import { AUTH_ERROR_CODES, errorResponseToProbeError, type RpcConnection } from '../rpc/client.js';
 import {
   CREDENTIAL_CLASSES,
   HARMLESS_PARAMS,
   MatrixState,
+  RESOURCE_READS,
   USAGES,
   buildMatrix,
   cellKey,
@@ -28,7 +29,7 @@ import {
   type Matrix,
 } from './access-matrix.js';
 import { evenPacer, runGroups } from './access-matrix-run.js';
-import { describe, openSession } from './session.js';
+import { describe } from './session.js';
 import { defineProbe, type ProbeContext } from './types.js';
 import { Type, duration, enumOf, int, type Static } from '../config/schema-parts.js';
 
@@ -115,19 +116,13 @@ export const protectedRejection = defineProbe(optionsSchema, {
     const plan = planSweep(matrix.cells, ctx.exhaustive ? 1 : Math.max(1, Math.ceil(periodMs / Math.max(1, ctx.intervalMs))));
     const state = stateFor(ctx, matrix, plan.length);
 
-    const control = await openSession(ctx);
-    await ctx.step('control', async () => {
-      const pong = await control.call('ping');
-      if (pong !== 'pong') throw new ProbeError('invalid_result', `control ping: result is ${describe(pong)}, expected "pong"`);
-    });
-    await control.close();
-
     const index = state.next % Math.max(1, plan.length);
     const batch: Group[] = plan[index] ?? [];
+    const readParams = await positiveControl(ctx, batch);
     let checked = 0;
     const pacer = ctx.exhaustive ? evenPacer(o.once_requests_per_minute) : undefined;
     try {
-      await runGroups(ctx, batch, { rejectCodes: o.reject_codes, allowSideEffects: o.allow_side_effects, pacer }, ({ cell, outcome }) => {
+      await runGroups(ctx, batch, { rejectCodes: o.reject_codes, allowSideEffects: o.allow_side_effects, pacer, readParams }, ({ cell, outcome }) => {
         state.record(cell, outcome);
         checked++;
       });
@@ -146,6 +141,59 @@ export const protectedRejection = defineProbe(optionsSchema, {
     verdict(state.findings(Infinity));
   },
 });
+
+/**
+ * Proves the service up and accepting the valid credential before anything is judged,
+ * and learns, read-only, the names the batch's resource reads need: `get_camera_list`
+ * stands in for `ping` when a camera name is needed, so it costs nothing extra. The
+ * credential goes per call: one request instead of two (`authenticate` is auth_flow's
+ * to check), which keeps a sweep at the defaults well inside the service's budget.
+ */
+async function positiveControl(ctx: ProbeContext<ProtectedRejectionOptions>, batch: readonly Group[]): Promise<Record<string, Record<string, unknown>>> {
+  const methods = new Set(batch.flatMap((g) => g.cells.map((c) => c.method)));
+  const reads = Object.entries(RESOURCE_READS).filter(([method]) => methods.has(method));
+  const conn = await ctx.connect();
+  const params: Record<string, Record<string, unknown>> = {};
+  const token = await ctx.credentials.valid();
+  await ctx.step('control', async () => {
+    const discoveries = new Set(reads.map(([, r]) => r.discovery));
+    if (!discoveries.has('get_camera_list')) {
+      const pong = await controlCall(conn, 'ping', token);
+      if (pong !== 'pong') throw new ProbeError('invalid_result', `control ping: result is ${describe(pong)}, expected "pong"`);
+    }
+    for (const discovery of discoveries) {
+      const result = await controlCall(conn, discovery, token);
+      if (result === null || typeof result !== 'object') throw new ProbeError('invalid_result', `control ${discovery}: result is ${describe(result)}, expected an object`);
+      for (const [method, read] of reads) {
+        if (read.discovery !== discovery) continue;
+        const name = firstName(result, read.param);
+        // No camera or no recording: the placeholder can only be refused or "not found".
+        params[method] = { [read.param]: name ?? `camprobe-no-such-${read.param}` };
+      }
+    }
+  });
+  await conn.close();
+  return params;
+}
+
+/** A call with the valid credential that must succeed: a refusal of it is `auth_rejected`. */
+async function controlCall(conn: RpcConnection, method: string, token: string): Promise<unknown> {
+  const response = await conn.request(method, { auth_token: token });
+  if (response.ok) return response.result;
+  throw errorResponseToProbeError(`control ${method}`, response.error);
+}
+
+/** The first `key` (`device`, `filename`) in a listing: `{cameras: [...]}`, `{files: [...]}` or a list. */
+function firstName(result: object, key: string): string | undefined {
+  const lists = Array.isArray(result) ? [result] : Object.values(result).filter(Array.isArray);
+  for (const list of lists) {
+    for (const item of list as unknown[]) {
+      const value = typeof item === 'string' ? item : item !== null && typeof item === 'object' ? (item as Record<string, unknown>)[key] : undefined;
+      if (typeof value === 'string' && value !== '' && value.length <= 256) return value;
+    }
+  }
+  return undefined;
+}
 
 /** The matrix's state kept across runs, started afresh when the matrix or its plan changes. */
 function stateFor(ctx: ProbeContext<ProtectedRejectionOptions>, matrix: Matrix, runs: number): MatrixState {
@@ -194,10 +242,13 @@ function verdict(findings: AccessFinding[]): void {
   }
 }
 
+/** Ways listed per method in a failure's detail; the rest are counted. */
+const MAX_DETAIL_WAYS = 3;
+
 /**
- * Per method, the credentials it answered and what came back:
- * "get_metrics to forged token per call, on a session (a result); ping to no credential (a result)".
- * Bounded: at most MAX_DETAIL_FINDINGS methods, the rest counted.
+ * Per method, the credentials it answered and what came back, short enough to read in a
+ * page: "get_metrics to no credential, forged token per call (a result); ping to …".
+ * At most MAX_DETAIL_FINDINGS methods and MAX_DETAIL_WAYS ways each, the rest counted.
  */
 function describeFindings(findings: AccessFinding[]): string {
   const byMethod = new Map<string, { ways: string[]; got: Set<string> }>();
@@ -208,7 +259,12 @@ function describeFindings(findings: AccessFinding[]): string {
     entry.got.add(f.got);
   }
   const methods = [...byMethod];
-  const shown = methods.slice(0, MAX_DETAIL_FINDINGS).map(([method, e]) => `${method} to ${e.ways.join(', ')} (${[...e.got].join(', ')})`);
+  const shown = methods.slice(0, MAX_DETAIL_FINDINGS).map(([method, e]) => {
+    const more = e.ways.length - MAX_DETAIL_WAYS;
+    const ways = `${e.ways.slice(0, MAX_DETAIL_WAYS).join(', ')}${more > 0 ? ` and ${more} more` : ''}`;
+    return `${method} to ${ways} (${[...e.got].join(', ')})`;
+  });
   const more = methods.length - shown.length;
-  return `${shown.join('; ')}${more > 0 ? `; and ${more} more method(s)` : ''}`;
+  const head = methods.length > 1 ? `${methods.length} methods: ` : '';
+  return `${head}${shown.join('; ')}${more > 0 ? `; and ${more} more method(s)` : ''}`;
 }

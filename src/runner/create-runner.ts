@@ -83,7 +83,9 @@ export function createRunner(opts: RunnerOptions): Runner {
       run: (runOpts = {}) => {
         const req: RunRequest = { definition, probe, target, memory };
         if (runOpts.exhaustive) req.exhaustive = true;
-        if (runOpts.timeoutMs !== undefined) req.timeoutMs = runOpts.timeoutMs;
+        // An exhaustive run may be paced past the probe's own timeout: the probe says how long.
+        const timeoutMs = runOpts.timeoutMs ?? (runOpts.exhaustive ? definition.exhaustiveTimeoutMs?.(probe.options, target, probe.timeout_ms) : undefined);
+        if (timeoutMs !== undefined) req.timeoutMs = timeoutMs;
         if (runOpts.stopSignal) req.stopSignal = runOpts.stopSignal;
         if (runOpts.scheduledAtMs !== undefined) req.scheduledAtMs = runOpts.scheduledAtMs;
         return runProbe(req, deps);
