@@ -30,11 +30,13 @@ import {
   VariableRefresh,
   VariableSort,
   type Dashboard,
+  type DataTransformerConfig,
   type Threshold,
   type ValueMapping,
 } from '@grafana/grafana-foundation-sdk/dashboard';
-import { DataqueryBuilder } from '@grafana/grafana-foundation-sdk/prometheus';
+import { DataqueryBuilder, PromQueryFormat } from '@grafana/grafana-foundation-sdk/prometheus';
 import * as stat from '@grafana/grafana-foundation-sdk/stat';
+import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 
 /** The documented latency target of status methods, in seconds (the SLO threshold). */
@@ -110,7 +112,42 @@ const UP_DOWN: ValueMapping[] = [
   },
 ];
 
-/** The camprobe overview: security first, then availability, latency, cameras, runs, camprobe itself. */
+/**
+ * The state of a protected method in protected_rejection's access matrix, worst first:
+ * the value of the "Protected methods" table (see accessMatrixStateQuery).
+ */
+const METHOD_STATES: ValueMapping[] = [
+  {
+    type: MappingType.ValueToText,
+    options: {
+      '0': { text: 'refused', color: GREEN, index: 0 },
+      '1': { text: 'missing (table drift)', color: 'blue', index: 1 },
+      '2': { text: 'UNCONFIRMED', color: 'orange', index: 2 },
+      '3': { text: 'EXPOSED', color: RED, index: 3 },
+    },
+  },
+];
+
+/**
+ * One row per target and method, its worst state over the selected locations: 3 exposed,
+ * 2 unconfirmed (an error that is not a refusal), 1 missing (-32601), 0 refused. The
+ * `state` label keeps the three gauges apart through `or`.
+ */
+export function accessMatrixStateQuery(selector: string): string {
+  return `max by (target, method) (
+  label_replace(3 * camprobe_protected_method_exposed{${selector}}, "state", "exposed", "", "")
+  or label_replace(2 * camprobe_protected_method_unconfirmed{${selector}}, "state", "unconfirmed", "", "")
+  or label_replace(camprobe_protected_method_missing{${selector}}, "state", "missing", "", "")
+)`;
+}
+
+/** The access-matrix table: hide the time column, target and method first. */
+const METHOD_TABLE_COLUMNS: DataTransformerConfig = {
+  id: 'organize',
+  options: { excludeByName: { Time: true }, indexByName: { target: 0, method: 1, Value: 2 }, renameByName: {} },
+};
+
+/** The camprobe overview: security and the access matrix first, then availability, latency, cameras, runs, camprobe itself. */
 export function camprobeDashboard(): Dashboard {
   const obj = LATENCY_OBJECTIVE_SECONDS;
   return new DashboardBuilder('camprobe: camera service synthetic monitoring')
@@ -195,6 +232,68 @@ export function camprobeDashboard(): Dashboard {
         .colorScheme(new FieldColorBuilder().mode(FieldColorModeId.Fixed).fixedColor(RED))
         .decimals(0)
         .min(0),
+    )
+
+    .withRow(new RowBuilder('Access matrix'))
+    .withPanel(
+      bigStat(
+        'Exposed methods',
+        'Protected methods whose latest check got a result to a call they must refuse (access matrix of protected_rejection, any selected location). ProtectedMethodExposed fires once per method.',
+      )
+        .span(6)
+        .withTarget(
+          instantQuery(`count(max by (target, method) (camprobe_protected_method_exposed{${SEL}}) > 0) or vector(0)`, 'exposed methods'),
+        )
+        .thresholds(thresholds([{ value: null, color: GREEN }, { value: 1, color: RED }]))
+        .decimals(0)
+        .noValue('0'),
+    )
+    .withPanel(
+      new table.PanelBuilder()
+        .title('Protected methods')
+        .description(
+          "Every protected method of the target's method table, worst state over the selected locations: EXPOSED (answered a call it must refuse: ProtectedMethodExposed), UNCONFIRMED (an error that is not a refusal: ProtectedMethodRejectionUnconfirmed), missing (-32601, the table has drifted from the service: ProtectedMethodMissing), refused.",
+        )
+        .datasource(DATASOURCE)
+        .height(8)
+        .span(18)
+        .withTarget(instantQuery(accessMatrixStateQuery(SEL), '').format(PromQueryFormat.Table))
+        .withTransformation(METHOD_TABLE_COLUMNS)
+        .overrideByName('Value', [
+          { id: 'displayName', value: 'state' },
+          { id: 'mappings', value: METHOD_STATES },
+          { id: 'custom.cellOptions', value: { type: common.TableCellDisplayMode.ColorBackground } },
+        ])
+        .sortBy([new common.TableSortByFieldStateBuilder().displayName('state').desc(true)])
+        .filterable(true),
+    )
+    .withPanel(
+      timeSeries(
+        'Access matrix coverage',
+        'Cells of the access matrix (protected method x credential it must refuse), per target and probe: in the matrix, checked in the last completed sweep (lowest location), and left out because they cannot be checked harmlessly or without the signing secret. Checked below cells minus uncovered: a sweep misses cells.',
+      )
+        .withTarget(query(`max by (target, probe) (camprobe_access_matrix_cells{${SEL}})`, '{{target}} {{probe}} cells', 'A'))
+        .withTarget(query(`min by (target, probe) (camprobe_access_matrix_sweep_checked_cells{${SEL}})`, '{{target}} {{probe}} checked', 'B'))
+        .withTarget(query(`max by (target, probe) (camprobe_access_matrix_uncovered_cells{${SEL}})`, '{{target}} {{probe}} uncovered', 'C'))
+        .decimals(0)
+        .min(0),
+    )
+    .withPanel(
+      objectiveLine(
+        timeSeries(
+          'Time since last sweep (sweep periods)',
+          'Time since the access matrix was last swept completely, in sweep periods (camprobe_access_matrix_sweep_period_seconds, default 10 minutes), per target, probe and location; since camprobe started when no sweep has completed. Up to 1 is on time; AccessMatrixSweepStalled fires past 3.',
+        )
+          .withTarget(
+            query(
+              `max by (target, probe, location) ((time() - camprobe_access_matrix_last_sweep_timestamp_seconds{${SEL}}) / camprobe_access_matrix_sweep_period_seconds{${SEL}})`,
+              '{{target}} {{probe}} {{location}}',
+            ),
+          )
+          .unit('short')
+          .min(0),
+        [{ value: null, color: GREEN }, { value: 1, color: 'orange' }, { value: 3, color: RED }],
+      ),
     )
 
     .withRow(new RowBuilder('Availability'))

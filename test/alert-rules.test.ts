@@ -110,13 +110,42 @@ describe('Prometheus alert and recording rules', () => {
     }
   });
 
-  it('the security alert is critical, has no `for` and is the only one in category security', () => {
+  it('security alerts: ProtectedMethodExposed, critical at once, and the rejection-unconfirmed warning, nothing else', () => {
     const security = alerts().filter((a) => a.labels?.category === 'security');
-    assert.deepEqual(security.map((a) => a.alert), ['ProtectedMethodExposed']);
-    const [alert] = security;
-    assert.equal(alert!.labels?.severity, 'critical');
-    assert.ok(alert!.for === undefined || /^0[smh]?$/.test(alert!.for), `for: ${alert!.for}`);
-    assert.match(alert!.expr, /increase\(camprobe_probe_runs_total\{reason="security_violation"\}\[\w+\]\) > 0/);
+    assert.deepEqual(security.map((a) => a.alert).sort(), ['ProtectedMethodExposed', 'ProtectedMethodRejectionUnconfirmed']);
+
+    const exposed = security.find((a) => a.alert === 'ProtectedMethodExposed')!;
+    assert.equal(exposed.labels?.severity, 'critical');
+    assert.ok(exposed.for === undefined || /^0[smh]?$/.test(exposed.for), `for: ${exposed.for}`);
+    // Per method from the access matrix's gauge; per run for probes without it, unless
+    // the same camprobe exports the gauge for that probe (no second alert without method).
+    assert.match(exposed.expr, /^camprobe_protected_method_exposed > 0\b/);
+    assert.match(exposed.expr, /increase\(camprobe_probe_runs_total\{reason="security_violation"\}\[\w+\]\) > 0/);
+    assert.match(exposed.expr, /unless on \(job, instance, target, probe\)\s+camprobe_protected_method_exposed\s*\)\s*$/);
+
+    const unconfirmed = security.find((a) => a.alert === 'ProtectedMethodRejectionUnconfirmed')!;
+    assert.equal(unconfirmed.labels?.severity, 'warning');
+    assert.match(unconfirmed.expr, /^camprobe_protected_method_unconfirmed > 0\b/);
+    assert.match(unconfirmed.expr, /camprobe_probe_runs_total\{reason="rejection_unconfirmed"\}/);
+  });
+
+  it('every alert on a per-method gauge names the method in its summary and description', () => {
+    const perMethod = alerts().filter((a) => /\bcamprobe_protected_method_\w+/.test(a.expr));
+    assert.deepEqual(perMethod.map((a) => a.alert).sort(), ['ProtectedMethodExposed', 'ProtectedMethodMissing', 'ProtectedMethodRejectionUnconfirmed']);
+    for (const a of perMethod) {
+      assert.match(a.annotations?.summary ?? '', /\{\{ \$labels\.method \}\}/, `${a.alert}: summary`);
+      assert.match(a.annotations?.description ?? '', /\{\{ \$labels\.method \}\}/, `${a.alert}: description`);
+    }
+    const missing = perMethod.find((a) => a.alert === 'ProtectedMethodMissing')!;
+    assert.match(missing.annotations?.description ?? '', /`methods:`/, 'ProtectedMethodMissing says to fix the methods: table');
+  });
+
+  it('the access-matrix sweep alert compares each sweep timestamp with its own period', () => {
+    const stalled = alerts().find((a) => a.alert === 'AccessMatrixSweepStalled');
+    assert.ok(stalled, 'no AccessMatrixSweepStalled');
+    assert.equal(stalled.labels?.category, 'monitoring');
+    assert.equal(stalled.labels?.severity, 'warning');
+    assert.match(stalled.expr, /time\(\) - camprobe_access_matrix_last_sweep_timestamp_seconds\s*>\s*3 \* camprobe_access_matrix_sweep_period_seconds/);
   });
 
   it('the sample prometheus.yml is valid and loads the rules', () => {
@@ -133,14 +162,23 @@ describe('Prometheus alert and recording rules', () => {
     assert.notEqual(first.receiver, am.route.receiver);
     const otherReceivers = am.route.routes.slice(1).map((r: { receiver: string }) => r.receiver);
     assert.ok(!otherReceivers.includes(first.receiver), 'the security receiver is shared with other routes');
+    // The security route's children (the warning's repeat interval) keep its receiver.
+    for (const child of first.routes ?? []) assert.ok(child.receiver === undefined || child.receiver === first.receiver, 'a security sub-route leaves the security receiver');
     const names = new Set(alerts().map((a) => a.alert));
+    const security = alerts().filter((a) => a.labels?.category === 'security').map((a) => a.alert);
+    assert.ok(security.length >= 2, 'security alerts');
     for (const rule of am.inhibit_rules) {
       for (const m of [...rule.source_matchers, ...rule.target_matchers] as string[]) {
         const value = /^alertname=~?"(.*)"$/.exec(m)?.[1];
         assert.ok(value, `unexpected matcher ${m}`);
         for (const n of value.split('|')) assert.ok(names.has(n), `inhibit rule names unknown alert ${n}`);
       }
-      for (const m of rule.target_matchers as string[]) assert.doesNotMatch(m, /ProtectedMethodExposed/, 'security alerts must never be inhibited');
+      // Every security alert, critical or warning, is never a target of an inhibition.
+      for (const m of rule.target_matchers as string[]) {
+        const [, op, value] = /^alertname(=~?)"(.*)"$/.exec(m)!;
+        const matches = (n: string) => (op === '=' ? n === value : new RegExp(`^(?:${value})$`).test(n));
+        for (const n of security) assert.ok(!matches(n), `inhibit rule ${m} would silence security alert ${n}`);
+      }
     }
   });
 
@@ -152,6 +190,11 @@ describe('Prometheus alert and recording rules', () => {
     assert.equal(check.status, 0, check.output);
     const route = (labels: string[]) => run('amtool', ['config', 'routes', 'test', `--config.file=${config}`, ...labels]).stdout.trim().split('\n').at(-1);
     assert.equal(route(['alertname=ProtectedMethodExposed', 'severity=critical', 'category=security', 'target=cam1']), 'security-oncall');
+    assert.equal(route(['alertname=ProtectedMethodExposed', 'severity=critical', 'category=security', 'target=cam1', 'method=get_server_info']), 'security-oncall');
+    // A security warning goes to the security receiver, not to the tickets of other warnings.
+    assert.equal(route(['alertname=ProtectedMethodRejectionUnconfirmed', 'severity=warning', 'category=security', 'target=cam1', 'method=get_storage_info']), 'security-oncall');
+    assert.equal(route(['alertname=AccessMatrixSweepStalled', 'severity=warning', 'category=monitoring', 'target=cam1']), 'ops-tickets');
+    assert.equal(route(['alertname=ProtectedMethodMissing', 'severity=warning', 'category=monitoring', 'target=cam1', 'method=get_status']), 'ops-tickets');
     assert.equal(route(['alertname=CameraServiceDown', 'severity=critical', 'category=availability', 'target=cam1']), 'oncall-pager');
     assert.equal(route(['alertname=ProbesNotRunning', 'severity=warning', 'category=monitoring']), 'ops-tickets');
   });

@@ -45,3 +45,19 @@ describe('bench --smoke', () => {
     assert.equal(json.goals.length, md.split('\n').filter((l: string) => /^\| \d/.test(l)).length);
   });
 });
+
+describe('bench:matrix --smoke', () => {
+  it('runs the whole access matrix against a simulator process and counts its series', async () => {
+    const child = spawn(process.execPath, ['dist/bench/matrix.js', '--smoke'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const [code] = await once(child, 'exit');
+    assert.equal(code, 0, stderr);
+    // The documented table: 170 cells checked, 26 uncovered; one series per method and five gauges.
+    assert.match(stdout, /^cells per run: 170 \(uncovered: 26\)$/m);
+    assert.match(stdout, /^CPU per cell checked: p50 [\d.]+ µs/m);
+    assert.match(stdout, /^series the access report adds to one target: 23 /m);
+  });
+});

@@ -72,7 +72,7 @@ describe('ProbeMetrics', () => {
       ...REASONS.map((r) => `camprobe_probe_runs_total{result=${r === 'ok' ? 'success' : 'failure'},reason=${r}}`),
     ].sort();
     assert.deepEqual(seriesOf(samples, 't1', 'p1'), expected);
-    assert.equal(expected.length, 32);
+    assert.equal(expected.length, 33);
     for (const s of samples.filter((x) => x.labels['target'] === 't1' && x.name !== 'camprobe_probe_info')) assert.equal(s.value, 0, `${s.name}`);
     assert.equal(value(samples, 'camprobe_probe_info', { ...pair, type: 'connect' }), 1);
     assert.equal(select(samples, 'camprobe_probe_last_run_timestamp_seconds').length, 0);
@@ -178,7 +178,7 @@ describe('ProbeMetrics', () => {
     m.recordSkip('t1', 'p1');
     const s = await scrape(m);
     assert.deepEqual(seriesOf(s, 't1', 'p1'), []);
-    assert.equal(seriesOf(s, 't2', 'p1').length, 33, 't2 keeps its 31 start-up series (no type, no info) plus the 2 timestamps');
+    assert.equal(seriesOf(s, 't2', 'p1').length, 34, 't2 keeps its 32 start-up series (no type, no info) plus the 2 timestamps');
     m.removeProbe('t1', 'p1'); // idempotent
   });
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { startSimulator, type Simulator } from '../src/simulator/simulator.js';
-import { assertCannotSucceed } from '../src/probes/protected-rejection.js';
+import { assertCannotSucceed } from '../src/probes/access-matrix-run.js';
 import { type ProbeDefinition } from '../src/probes/types.js';
 import { ProbeError, type RunRecord } from '../src/core/outcome.js';
 import { captureLogger, configFor, runOnce, SECRET, withProbeTypes } from './helpers/harness.js';
@@ -130,32 +130,52 @@ describe('probes against the simulator', () => {
   });
 
   describe('protected_rejection', () => {
-    it('passes when every case is rejected, and never runs the protected method', async () => {
-      const before = sim.stats().executedByMethod.get_server_info ?? 0;
-      const run = await runOnce(configFor(sim.url, ALL), 'protected_rejection');
+    /** The whole matrix in one run, as `camprobe once` does it, unpaced against the simulator. */
+    const FAST = '      - type: protected_rejection\n        once_requests_per_minute: 60000\n';
+    const whole = (config: ReturnType<typeof configFor>) => runOnce(config, 'protected_rejection', undefined, { exhaustive: true, timeoutMs: 30_000 });
+
+    it('passes when every cell is refused, and never runs a protected method', async () => {
+      const before = { ...sim.stats().executedByMethod };
+      const run = await whole(configFor(sim.url, FAST));
       assertSuccess(run);
-      assert.equal(run.steps.filter((s) => s.step === 'reject').length, 5, 'one reject step per default case');
-      assert.equal(sim.stats().executedByMethod.get_server_info ?? 0, before, 'get_server_info never executed');
+      const access = run.access!;
+      assert.equal(access.checked, access.cells, 'an exhaustive run checks every cell');
+      assert.ok(access.cells > 150, `${access.cells} cells`);
+      assert.deepEqual(access.findings, []);
+      assert.ok(Object.values(access.methods).every((s) => s === 'refused' || s === 'unchecked'));
+      // Only the control's read-only calls with the valid credential ran; no cell ever executed.
+      const control = ['ping', 'authenticate', 'get_camera_list', 'list_recordings'];
+      const after = sim.stats().executedByMethod;
+      for (const method of Object.keys(after)) {
+        if (!control.includes(method)) assert.equal(after[method], before[method], `${method} executed`);
+      }
     });
 
-    it('a protected method answered without valid credentials: security_violation naming each case', async () => {
+    it('a protected method answered without valid credentials: security_violation naming each method', async () => {
       sim.setFaults({ exposeProtected: true });
-      const run = await runOnce(configFor(sim.url, ALL), 'protected_rejection');
+      const run = await whole(configFor(sim.url, FAST));
       assertFailure(run, 'security_violation', 'reject');
-      for (const what of ['missing credential', 'forged token', 'expired token', 'alg none', 'too-low role']) {
-        assert.ok(run.detail!.includes(what), `detail mentions ${what}: ${run.detail}`);
+      assert.match(run.detail!, /^exposed: \d+ methods: .*get_camera_list to no credential/);
+      assert.equal(run.access!.methods.get_server_info, 'exposed');
+      // Every credential class and both ways of presenting it, for one admin method.
+      const one = await whole(configFor(sim.url, `${FAST}        method: get_metrics\n`));
+      assertFailure(one, 'security_violation', 'reject');
+      const ways = one.access!.findings.filter((f) => f.method === 'get_metrics').map((f) => `${f.credential} ${f.usage}`);
+      for (const what of ['no credential none', 'forged token per_call', 'expired token session', 'unsigned (alg none) token per_call', 'malformed token session', 'viewer token per_call', 'operator token session']) {
+        assert.ok(ways.includes(what), `get_metrics exposed to ${what}: ${ways.join('; ')}`);
       }
+      assert.equal(run.access!.methods.get_server_info, 'exposed');
     });
 
     it('a service that refuses everyone is not a pass: the control fails first', async () => {
       sim.setFaults({ refuseValidCredentials: true });
-      assertFailure(await runOnce(configFor(sim.url, ALL), 'protected_rejection'), 'auth_rejected', 'authenticate');
+      assertFailure(await whole(configFor(sim.url, FAST)), 'auth_rejected', 'control');
     });
 
-    it('a rejection with a code outside reject_codes: rpc_error', async () => {
-      const config = configFor(sim.url, '      - type: protected_rejection\n        reject_codes: [-32001]\n');
-      const run = await runOnce(config, 'protected_rejection');
-      assertFailure(run, 'rpc_error', 'reject');
+    it('a refusal with a code outside reject_codes: rejection_unconfirmed, never rpc_error', async () => {
+      const config = configFor(sim.url, `${FAST}        reject_codes: [-32001]\n`);
+      const run = await whole(config);
+      assertFailure(run, 'rejection_unconfirmed', 'reject');
       assert.match(run.detail!, /-32003/);
     });
   });
@@ -257,10 +277,12 @@ describe('assertCannotSucceed', () => {
     assert.throws(() => assertCannotSucceed(target, 'get_server_info', 'admin', false), /could succeed/);
     assert.throws(() => assertCannotSucceed(target, 'take_snapshot', 'operator', true), /could succeed/);
   });
-  it('refuses a side-effecting method unless explicitly allowed, even with a weak credential', () => {
-    assert.throws(() => assertCannotSucceed(target, 'take_snapshot', 'viewer', false), /side effects/);
+  it('refuses a side-effecting method with no known harmless params unless explicitly allowed, even with a weak credential', () => {
+    assert.throws(() => assertCannotSucceed(target, 'set_retention_policy', 'viewer', false), /side effects/);
     assert.throws(() => assertCannotSucceed(target, 'cleanup_old_files', undefined, false), /side effects/);
-    assert.doesNotThrow(() => assertCannotSucceed(target, 'take_snapshot', 'viewer', true));
+    assert.doesNotThrow(() => assertCannotSucceed(target, 'cleanup_old_files', 'viewer', true));
+    // Called only with params naming a camera that cannot exist: harmless even if wrongly authorised.
+    assert.doesNotThrow(() => assertCannotSucceed(target, 'take_snapshot', 'viewer', false));
   });
   it('allows an invalid or too-weak credential on a read-only method', () => {
     assert.doesNotThrow(() => assertCannotSucceed(target, 'get_server_info', undefined, false));

@@ -142,7 +142,7 @@ targets:
     probes:
       - { type: auth_flow, interval: 1s, timeout: 900ms }
       - { type: camera_list, interval: 1s, timeout: 900ms }
-      - { type: protected_rejection, interval: 2s, timeout: 1500ms }
+      - { type: protected_rejection, interval: 2s, timeout: 1500ms, sweep: 2s }
 `,
     );
     const env = { CAMERA_SERVICE_URL: sim.url, CAMERA_SERVICE_JWT_SECRET: SECRET };
@@ -243,14 +243,14 @@ targets:
     assert.deepEqual(alerts.filter((a) => a.labels.alertname === 'ProtectedMethodExposed'), []);
   });
 
-  it('exposeProtected: ProtectedMethodExposed fires from both locations, availability alerts stay quiet', async () => {
+  it('one method exposed: ProtectedMethodExposed names it from both locations, availability alerts stay quiet', async () => {
     const t0 = Date.now();
-    sim.setFaults({ exposeProtected: true });
+    sim.setFaults({ exposeMethods: [{ method: 'get_server_info', credential: 'none' }] });
     const firing = await until('ProtectedMethodExposed firing from both locations', 20_000, async () => {
       const alerts = await activeAlerts();
       assertNoAvailabilityAlert(alerts);
       const sec = alerts.filter((a) => a.labels.alertname === 'ProtectedMethodExposed' && a.state === 'firing');
-      return sec.length === LOCATIONS.length ? sec : undefined;
+      return new Set(sec.map((a) => a.labels.location)).size === LOCATIONS.length ? sec : undefined;
     });
     figures.securityFiringMs = Date.now() - t0;
     assert.deepEqual(firing.map((a) => a.labels.location).sort(), [...LOCATIONS]);
@@ -259,6 +259,8 @@ targets:
       assert.equal(a.labels.category, 'security');
       assert.equal(a.labels.target, 'sim');
       assert.equal(a.labels.probe, 'protected_rejection');
+      // The one exposed method, and only it, is named.
+      assert.equal(a.labels.method, 'get_server_info');
     }
     // Watch a few more evaluation cycles (the compressed `for:` of the availability
     // alerts is 2 to 5 s): they must stay silent while only security is broken.

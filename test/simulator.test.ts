@@ -1,12 +1,15 @@
 import { describe, test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { SignJWT } from 'jose';
 import { WebSocket } from 'ws';
-import { startSimulator } from '../src/simulator/simulator.js';
+import { RequestWindow } from '../src/simulator/request-window.js';
+import { startSimulator, validateFaults } from '../src/simulator/simulator.js';
 import type { Simulator, SimulatorOptions } from '../src/simulator/simulator.js';
 
 const SECRET = 'simulator-test-secret-0123456789abcdef';
@@ -202,6 +205,17 @@ describe('authentication', () => {
     assert.equal(errorCode(await c.call('ping', { auth_token: 42 })), -32001, 'non-string token');
   });
 
+  test('a refused authenticate ends the session opened before it', async (t) => {
+    const s = await sim(t);
+    const c = await open(t, s);
+    await c.call('authenticate', { auth_token: await mint(claims('admin')) });
+    assert.ok('result' in (await c.call('get_metrics')));
+    assert.equal(errorCode(await c.call('authenticate', { auth_token: await mint(claims('admin'), 'not-the-secret') })), -32003);
+    const after = await c.call('get_metrics');
+    assert.equal(errorCode(after), -32001);
+    assert.equal((after.error as Json).message, 'Authentication required');
+  });
+
   test('roles are enforced, and a per-call token wins over the session', async (t) => {
     const s = await sim(t);
     const c = await open(t, s);
@@ -292,8 +306,9 @@ describe('faults', () => {
     const s = await sim(t, { faults: { exposeProtected: true } });
     const c = await open(t, s);
     assert.ok('result' in (await c.call('get_metrics')), 'no token');
-    assert.ok('result' in (await c.call('take_snapshot', { auth_token: unsignedToken(claims('admin')) })), 'alg none');
-    assert.ok('result' in (await c.call('delete_recording', { auth_token: await mint(claims('viewer')) })), 'too low');
+    assert.ok('result' in (await c.call('take_snapshot', { auth_token: unsignedToken(claims('admin')), device: 'camera0' })), 'alg none');
+    const noFile = await c.call('delete_recording', { auth_token: await mint(claims('viewer')), filename: 'nope.mp4' });
+    assert.equal(errorCode(noFile), -32602, 'too low, past authorization, but no such file');
     const auth = await c.call('authenticate', { auth_token: await mint(claims('admin'), 'forged') });
     assert.equal((auth.result as Json).authenticated, true);
     assert.equal(s.stats().executedByMethod.take_snapshot, 1);
@@ -470,6 +485,315 @@ describe('faults', () => {
   });
 });
 
+// --- the access matrix: one method × one credential class ------------------------------------
+
+const CLASSES = ['none', 'forged', 'expired', 'alg_none', 'malformed', 'role_too_low'] as const;
+type CredentialClass = (typeof CLASSES)[number];
+const WAYS = ['per_call', 'session'] as const;
+type Way = (typeof WAYS)[number];
+
+/** A token of that class for a method above viewer (`none`: no token at all). */
+async function tokenOf(kind: CredentialClass): Promise<string | undefined> {
+  switch (kind) {
+    case 'none':
+      return undefined;
+    case 'forged':
+      return mint(claims('admin'), 'not-the-secret');
+    case 'expired':
+      return mint({ ...claims('admin'), iat: now() - 600, exp: now() - 300 });
+    case 'alg_none':
+      return unsignedToken(claims('admin'));
+    case 'malformed':
+      return 'not-a-jwt';
+    case 'role_too_low':
+      return mint(claims('viewer'));
+  }
+}
+
+/**
+ * Calls `method` on a fresh connection with a credential of class `kind`: per call
+ * (`auth_token` in the params) or as a session (authenticate with it, whatever the answer,
+ * then call without a token; `none` never calls authenticate).
+ */
+async function callAs(t: TestContext, s: Simulator, method: string, kind: CredentialClass, way: Way, params: Json = {}): Promise<Json> {
+  const c = await open(t, s);
+  try {
+    const token = await tokenOf(kind);
+    if (way === 'per_call') return await c.call(method, token === undefined ? params : { ...params, auth_token: token });
+    if (token !== undefined) {
+      const auth = await c.call('authenticate', { auth_token: token });
+      assert.equal(errorCode(auth), kind === 'role_too_low' ? undefined : -32003, `authenticate with ${kind}`);
+    }
+    return await c.call(method, params);
+  } finally {
+    // Many cases in one test: stay far below the simulator's connection limit.
+    const closed = c.closed();
+    c.ws.close();
+    await closed;
+  }
+}
+
+/** The code refusing `kind` on a healthy service, as the API page describes. */
+const refusalCode = (kind: CredentialClass): number => (kind === 'role_too_low' ? -32003 : -32001);
+
+describe('access faults', () => {
+  test('exposeMethods answers one method to one credential class, per call and on a session; all else is refused', async (t) => {
+    const s = await sim(t);
+    for (const exposed of CLASSES) {
+      s.setFaults({ exposeMethods: [{ method: 'get_server_info', credential: exposed }] });
+      for (const way of WAYS) {
+        for (const kind of CLASSES) {
+          const what = `get_server_info exposed to ${exposed}, called ${way} with ${kind}`;
+          const answer = await callAs(t, s, 'get_server_info', kind, way);
+          if (kind === exposed) assert.equal((answer.result as Json | undefined)?.name, 'camera-service-simulator', what);
+          else assert.equal(errorCode(answer), refusalCode(kind), what);
+        }
+        assert.equal(errorCode(await callAs(t, s, 'get_metrics', exposed, way)), refusalCode(exposed), `get_metrics ${way} with ${exposed}`);
+      }
+    }
+    assert.equal(s.stats().executedByMethod.get_server_info, CLASSES.length * WAYS.length);
+    assert.equal(s.stats().executedByMethod.get_metrics, undefined);
+  });
+
+  test('a session is the class of the last credential authenticate was given, even refused', async (t) => {
+    const s = await sim(t, { faults: { exposeMethods: [{ method: 'get_metrics', credential: 'forged' }] } });
+    const c = await open(t, s);
+    assert.equal(errorCode(await c.call('get_metrics')), -32001, 'never authenticated: none');
+    await c.call('authenticate', { auth_token: await mint(claims('admin'), 'not-the-secret') });
+    assert.ok('result' in (await c.call('get_metrics')), 'forged');
+    await c.call('authenticate', { auth_token: 'not-a-jwt' });
+    assert.equal(errorCode(await c.call('get_metrics')), -32001, 'malformed now');
+    await c.call('authenticate', { auth_token: await mint(claims('admin'), 'not-the-secret') });
+    assert.equal(errorCode(await c.call('get_metrics', { auth_token: 'not-a-jwt' })), -32001, 'a per-call token wins over the session');
+    assert.ok('result' in (await c.call('get_metrics', { auth_token: await mint(claims('viewer'), 'another-key') })), 'per-call forged');
+    await c.call('authenticate', {});
+    assert.equal(errorCode(await c.call('get_metrics')), -32001, 'authenticate without a token: none');
+  });
+
+  test('every token lands in exactly one class', async (t) => {
+    const s = await sim(t, { apiKeys: [{ key: 'viewer-key', role: 'viewer' }] });
+    const signed = (payload: Json, alg: string, secret = SECRET): Promise<string> =>
+      new SignJWT(payload).setProtectedHeader({ alg, typ: 'JWT' }).sign(new TextEncoder().encode(secret));
+    const noRole = claims('admin');
+    delete noRole.role;
+    const cases: Array<[string, unknown, CredentialClass]> = [
+      ['expired and forged', await mint({ ...claims('admin'), exp: now() - 300 }, 'not-the-secret'), 'forged'],
+      ['expired without a role', await mint({ user_id: 'probe', iat: now() - 600, exp: now() - 300 }), 'expired'],
+      ['HS512 with the right secret', await signed(claims('admin'), 'HS512'), 'forged'],
+      ['an empty signature', (await mint(claims('admin'))).replace(/[^.]+$/, ''), 'forged'],
+      ['alg "None"', unsignedToken(claims('admin')).replace(/^[^.]+/, Buffer.from('{"alg":"None"}').toString('base64url')), 'alg_none'],
+      ['alg none with a signature', `${unsignedToken(claims('admin'))}c2ln`, 'alg_none'],
+      ['correctly signed without a role', await mint(noRole), 'malformed'],
+      ['an unknown role', await mint(claims('root')), 'malformed'],
+      ['a payload that is not JSON', `${Buffer.from('{"alg":"HS256"}').toString('base64url')}.bm90IGpzb24.c2ln`, 'malformed'],
+      ['a header without alg', `${Buffer.from('{"typ":"JWT"}').toString('base64url')}.e30.c2ln`, 'malformed'],
+      ['the empty string', '', 'malformed'],
+      ['a number', 42, 'malformed'],
+      ['an object', { jwt: 'x' }, 'malformed'],
+      ['a viewer API key on an admin method', 'viewer-key', 'role_too_low'],
+    ];
+    const c = await open(t, s);
+    for (const [what, token, expected] of cases) {
+      for (const kind of CLASSES.filter((k) => k !== 'none')) {
+        s.setFaults({ exposeMethods: [{ method: 'get_storage_info', credential: kind }] });
+        const answer = await c.call('get_storage_info', { auth_token: token });
+        assert.equal('result' in answer, kind === expected, `${what} exposed to ${kind}`);
+      }
+    }
+  });
+
+  test('exposeMethods on authenticate answers success to that class but opens no session', async (t) => {
+    const s = await sim(t, { faults: { exposeMethods: [{ method: 'authenticate', credential: 'alg_none' }] } });
+    const c = await open(t, s);
+    const auth = await c.call('authenticate', { auth_token: unsignedToken(claims('admin')) });
+    assert.equal((auth.result as Json).authenticated, true);
+    assert.equal(errorCode(await c.call('ping')), -32001, 'the session grants nothing');
+    assert.equal(errorCode(await c.call('authenticate', { auth_token: await mint(claims('admin'), 'x') })), -32003, 'forged still refused');
+    assert.equal(errorCode(await c.call('authenticate', {})), -32001, 'none still refused');
+  });
+
+  test('refusalErrors answers an error in place of the refusal, per call and on a session; nothing is executed', async (t) => {
+    const s = await sim(t);
+    for (const kind of CLASSES) {
+      s.setFaults({ refusalErrors: [{ method: 'set_retention_policy', credential: kind, code: -32603 }] });
+      for (const way of WAYS) {
+        const answer = await callAs(t, s, 'set_retention_policy', kind, way);
+        assert.deepEqual(answer.error, { code: -32603, message: 'Internal error' }, `${kind} ${way}`);
+        const other = CLASSES.find((k) => k !== kind)!;
+        assert.equal(errorCode(await callAs(t, s, 'set_retention_policy', other, way)), refusalCode(other), `${other} ${way}`);
+      }
+    }
+    s.setFaults({ refusalErrors: [{ method: 'delete_recording', credential: 'expired', code: -32602, message: 'filename is required' }] });
+    assert.deepEqual((await callAs(t, s, 'delete_recording', 'expired', 'session')).error, { code: -32602, message: 'filename is required' });
+    s.setFaults({ refusalErrors: [{ method: 'authenticate', credential: 'malformed', code: 4000 }] });
+    const c = await open(t, s);
+    assert.deepEqual((await c.call('authenticate', { auth_token: 'not-a-jwt' })).error, { code: 4000, message: 'Server error' });
+    assert.equal(errorCode(await c.call('authenticate', { auth_token: unsignedToken(claims('admin')) })), -32003);
+    const executed = s.stats().executedByMethod;
+    assert.equal(executed.set_retention_policy, undefined);
+    assert.equal(executed.delete_recording, undefined);
+  });
+
+  test('unknownMethods answers -32601 whatever the credential, authenticate included', async (t) => {
+    const s = await sim(t, { faults: { unknownMethods: ['get_server_info', 'authenticate'] } });
+    const admin = await mint(claims('admin'));
+    const c = await open(t, s);
+    assert.equal(errorCode(await c.call('get_server_info', { auth_token: admin })), -32601, 'valid admin');
+    s.setFaults({ unknownMethods: ['get_server_info'] });
+    for (const way of WAYS) {
+      for (const kind of CLASSES) assert.equal(errorCode(await callAs(t, s, 'get_server_info', kind, way)), -32601, `${kind} ${way}`);
+    }
+    s.setFaults({ unknownMethods: ['get_server_info', 'authenticate'] });
+    const answer = await c.call('authenticate', { auth_token: admin });
+    assert.deepEqual(answer.error, { code: -32601, message: 'Method not found' });
+    assert.equal(errorCode(await c.call('get_metrics')), -32001, 'no session was opened');
+    assert.ok('result' in (await c.call('get_metrics', { auth_token: admin })), 'other methods are untouched');
+  });
+
+  test('the methodRoles fault changes a role at run time, per call and on a session', async (t) => {
+    const s = await sim(t);
+    s.setFaults({ methodRoles: { get_server_info: 'viewer', custom_call: 'operator' } });
+    const viewer = await mint(claims('viewer'));
+    const c = await open(t, s);
+    assert.ok('result' in (await c.call('get_server_info', { auth_token: viewer })), 'per call');
+    await c.call('authenticate', { auth_token: viewer });
+    assert.ok('result' in (await c.call('get_server_info')), 'on the session');
+    assert.equal(errorCode(await c.call('get_metrics')), -32003, 'other entries are untouched');
+    assert.equal(errorCode(await c.call('custom_call')), -32003, 'a new method is known, with its role');
+    assert.deepEqual((await c.call('custom_call', { auth_token: API_KEY })).result, { status: 'ok' });
+    for (const way of WAYS) {
+      for (const kind of CLASSES) {
+        // role_too_low mints a viewer token: now strong enough. Every bad credential is still refused.
+        const answer = await callAs(t, s, 'get_server_info', kind, way);
+        if (kind === 'role_too_low') assert.ok('result' in answer, `viewer ${way}`);
+        else assert.equal(errorCode(answer), -32001, `${kind} ${way}`);
+      }
+    }
+    s.setFaults({});
+    assert.equal(errorCode(await c.call('get_server_info')), -32003, 'the table is back');
+    assert.equal(errorCode(await c.call('custom_call', { auth_token: API_KEY })), -32601);
+  });
+
+  test('ill-formed or ambiguous access faults are refused with a message naming the mistake', async (t) => {
+    const s = await sim(t);
+    const refused: Array<[unknown, RegExp]> = [
+      [{ exposeMethods: { method: 'ping' } }, /^fault "exposeMethods" must be an array of \{method, credential\}$/],
+      [{ exposeMethods: [{ method: 'ping', credential: 'stolen' }] }, /^fault "exposeMethods" entry 0: "credential" must be one of none, forged, expired, alg_none, malformed, role_too_low$/],
+      [{ exposeMethods: [{ method: '', credential: 'none' }] }, /entry 0: "method" must be a method name/],
+      [{ exposeMethods: [{ method: 'ping', credential: 'none', extra: 1 }] }, /entry 0: unknown field "extra"/],
+      [{ exposeMethods: [{ credential: 'none' }] }, /entry 0: "method" is missing/],
+      [{ exposeMethods: [{ method: 'pnig', credential: 'none' }] }, /entry 0: method "pnig" is not one the simulator knows/],
+      [{ exposeMethods: [{ method: 'authenticate', credential: 'role_too_low' }] }, /authenticate needs no role/],
+      [{ refusalErrors: [{ method: 'ping', credential: 'role_too_low', code: -32603 }] }, /ping needs viewer, the lowest role, so role_too_low never applies/],
+      [{ methodRoles: { get_metrics: 'viewer' }, exposeMethods: [{ method: 'get_metrics', credential: 'role_too_low' }] }, /get_metrics needs viewer/],
+      [{ exposeMethods: Array.from({ length: 1001 }, () => ({ method: 'ping', credential: 'none' })) }, /at most 1000 entries/],
+      [{ refusalErrors: [{ method: 'ping', credential: 'none', code: 1.5 }] }, /^fault "refusalErrors" entry 0: "code" must be an integer/],
+      [{ refusalErrors: [{ method: 'ping', credential: 'none', code: -32603, message: '' }] }, /"message" must be a string of 1 to 200/],
+      [{ refusalErrors: [{ method: 'ping', credential: 'none' }] }, /entry 0: "code" is missing/],
+      [
+        { exposeMethods: [{ method: 'ping', credential: 'forged' }], refusalErrors: [{ method: 'ping', credential: 'forged', code: -32603 }] },
+        /^fault "refusalErrors" entry 0: ping with forged is already in exposeMethods entry 0; each pair may appear once$/,
+      ],
+      [{ unknownMethods: 'ping' }, /^fault "unknownMethods" must be an array of method names$/],
+      [{ unknownMethods: ['ping'], exposeMethods: [{ method: 'ping', credential: 'none' }] }, /also in unknownMethods/],
+      [{ methodRoles: { ping: 'root' } }, /^fault "methodRoles" entry "ping" must be viewer, operator or admin$/],
+      [{ methodRoles: { authenticate: 'viewer' } }, /authenticate needs no role/],
+      [{ methodRoles: { ping: 'admin' }, unknownMethods: ['ping'] }, /in both methodRoles and unknownMethods/],
+    ];
+    for (const [faults, message] of refused) {
+      assert.throws(() => s.setFaults(faults as never), (err: Error) => err instanceof TypeError && message.test(err.message), JSON.stringify(faults).slice(0, 80));
+    }
+    // A method made known by the methodRoles fault can be exposed; so can one of the table given at start.
+    s.setFaults({ methodRoles: { custom_call: 'admin', ping: 'operator' }, exposeMethods: [{ method: 'custom_call', credential: 'none' }, { method: 'ping', credential: 'role_too_low' }] });
+    s.setFaults({ methodRoles: { custom_call: 'admin' }, exposeMethods: [{ method: 'custom_call', credential: 'none' }] });
+    const custom = await sim(t, { methodRoles: { custom_call: 'admin' } });
+    custom.setFaults({ refusalErrors: [{ method: 'custom_call', credential: 'none', code: -32603 }] });
+
+    const put = await fetch(`${s.httpUrl}/control/faults`, { method: 'PUT', body: '{"exposeMethods":[{"method":"ping","credential":"stolen"}]}' });
+    assert.equal(put.status, 400);
+    assert.match(((await put.json()) as Json).error as string, /"credential" must be one of/);
+    assert.deepEqual(s.getFaults().exposeMethods, [{ method: 'custom_call', credential: 'none' }], 'a refused body changes nothing');
+  });
+
+  test('PUT and GET /control/faults carry the access faults', async (t) => {
+    const s = await sim(t);
+    const faults = {
+      exposeMethods: [{ method: 'take_snapshot', credential: 'alg_none' }],
+      methodRoles: { get_server_info: 'viewer' },
+      refusalErrors: [{ method: 'delete_snapshot', credential: 'none', code: -32602, message: 'Invalid params' }],
+      unknownMethods: ['get_streams'],
+    };
+    const put = await fetch(`${s.httpUrl}/control/faults`, { method: 'PUT', body: JSON.stringify(faults) });
+    assert.equal(put.status, 200);
+    assert.deepEqual(await (await fetch(`${s.httpUrl}/control/faults`)).json(), faults);
+    assert.deepEqual(s.getFaults(), faults);
+    assert.equal(errorCode(await callAs(t, s, 'get_streams', 'none', 'per_call')), -32601);
+    assert.deepEqual((await callAs(t, s, 'delete_snapshot', 'none', 'session')).error, { code: -32602, message: 'Invalid params' });
+  });
+});
+
+// --- side effects ------------------------------------------------------------------------------
+
+describe('side effects', () => {
+  const SIDE_EFFECTS = ['take_snapshot', 'start_recording', 'stop_recording', 'delete_recording', 'delete_snapshot'];
+
+  test('an exposed side-effect method naming no real camera or file answers an error and executes nothing', async (t) => {
+    const s = await sim(t);
+    for (const kind of CLASSES) {
+      s.setFaults({ exposeMethods: SIDE_EFFECTS.map((method) => ({ method, credential: kind })) });
+      for (const way of WAYS) {
+        const what = `${kind} ${way}`;
+        for (const method of ['take_snapshot', 'start_recording', 'stop_recording']) {
+          const answer = await callAs(t, s, method, kind, way, { device: 'camera9' });
+          assert.deepEqual(answer.error, { code: -32004, message: 'Camera not found', data: { device: 'camera9' } }, `${method} ${what}`);
+          assert.equal(errorCode(await callAs(t, s, method, kind, way)), -32602, `${method} without a device, ${what}`);
+        }
+        for (const method of ['take_snapshot', 'start_recording']) {
+          assert.equal(errorCode(await callAs(t, s, method, kind, way, { device: 'camera1' })), -32004, `${method} on a disconnected camera, ${what}`);
+        }
+        for (const method of ['delete_recording', 'delete_snapshot']) {
+          const answer = await callAs(t, s, method, kind, way, { filename: 'camprobe-missing.mp4' });
+          assert.equal(errorCode(answer), -32602, `${method} ${what}`);
+          assert.match(JSON.stringify(answer.error), /not found/);
+          assert.equal(errorCode(await callAs(t, s, method, kind, way)), -32602, `${method} without a filename, ${what}`);
+        }
+      }
+    }
+    const executed = s.stats().executedByMethod;
+    for (const method of SIDE_EFFECTS) assert.equal(executed[method], undefined, method);
+  });
+
+  test('an exposed side-effect method naming a real camera or file runs, once, and shows', async (t) => {
+    const s = await sim(t, { recordings: ['old.mp4'], faults: { exposeMethods: SIDE_EFFECTS.map((method) => ({ method, credential: 'forged' })) } });
+    const snapshot = await callAs(t, s, 'take_snapshot', 'forged', 'per_call', { device: 'camera0' });
+    const filename = (snapshot.result as Json).filename as string;
+    assert.match(filename, /^camera0_.*\.jpg$/);
+    const admin = await mint(claims('admin'));
+    const c = await open(t, s);
+    const listed = (await c.call('list_snapshots', { auth_token: admin })).result as { files: Json[]; total: number };
+    assert.deepEqual(listed.files.map((f) => f.filename), [filename]);
+    assert.ok('result' in (await callAs(t, s, 'delete_snapshot', 'forged', 'session', { filename })));
+    assert.equal(errorCode(await callAs(t, s, 'delete_snapshot', 'forged', 'session', { filename })), -32602, 'gone');
+    assert.equal(((await c.call('get_recording_info', { auth_token: admin, filename: 'old.mp4' })).result as Json).filename, 'old.mp4');
+    assert.ok('result' in (await callAs(t, s, 'delete_recording', 'forged', 'per_call', { filename: 'old.mp4' })));
+    assert.equal(errorCode(await c.call('get_recording_info', { auth_token: admin, filename: 'old.mp4' })), -32602);
+    assert.deepEqual(s.stats().executedByMethod, { take_snapshot: 1, list_snapshots: 1, delete_snapshot: 1, delete_recording: 1, get_recording_info: 1 });
+  });
+
+  test('a refused caller learns nothing about cameras or files: authorization comes first', async (t) => {
+    const s = await sim(t);
+    const viewer = await mint(claims('viewer'));
+    const c = await open(t, s);
+    assert.equal(errorCode(await c.call('take_snapshot', { device: 'camera9' })), -32001);
+    assert.equal(errorCode(await c.call('delete_snapshot', { auth_token: viewer, filename: 'missing.jpg' })), -32003);
+    const operator = await c.call('start_recording', { auth_token: API_KEY, device: 'camera0' });
+    const recording = (operator.result as Json).filename as string;
+    assert.ok('result' in (await c.call('stop_recording', { auth_token: API_KEY, device: 'camera0' })));
+    const listed = (await c.call('list_recordings', { auth_token: viewer })).result as { files: Json[]; total: number };
+    assert.deepEqual([listed.files[0]?.filename, listed.total], [recording, 1]);
+  });
+});
+
 // --- connections, HTTP, stats, close --------------------------------------------------------
 
 describe('connections and HTTP', () => {
@@ -524,6 +848,100 @@ describe('connections and HTTP', () => {
     assert.deepEqual(stats.executedByMethod, { authenticate: 1, ping: 1 });
   });
 
+  test('peakRequestsPerMinute is the most requests in any sliding 60 s window, to the millisecond', async (t) => {
+    let clock = 1_000_000.25;
+    const s = await sim(t, { clock: () => clock });
+    const c = await open(t, s);
+    const burst = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i += 1) await c.call('ping');
+    };
+    await burst(3); // t = 0
+    clock += 30_000;
+    await burst(2); // t = 30 s: 5 in the window
+    assert.deepEqual([s.stats().peakRequestsPerMinute, s.stats().requestsLastMinute], [5, 5]);
+    clock += 30_000;
+    await burst(1); // t = 60 s: the first 3 are exactly 60 s old, out of the window
+    assert.deepEqual([s.stats().peakRequestsPerMinute, s.stats().requestsLastMinute], [5, 3]);
+    clock += 29_999;
+    c.send('not json'); // every frame counts, valid or not
+    await c.nextFrame();
+    assert.deepEqual([s.stats().peakRequestsPerMinute, s.stats().requestsLastMinute], [5, 4], 't = 89.999 s: the 30 s ones are still in');
+    clock += 1;
+    await burst(3); // t = 90 s: the 30 s ones leave as these arrive
+    assert.deepEqual([s.stats().peakRequestsPerMinute, s.stats().requestsLastMinute], [5, 5]);
+    await burst(1);
+    assert.equal(s.stats().peakRequestsPerMinute, 6);
+    clock += 120_000;
+    assert.equal(s.stats().requestsLastMinute, 0);
+    assert.equal(s.stats().peakRequestsPerMinute, 6, 'a peak stays');
+    assert.equal(s.stats().requests, 11);
+  });
+
+  test('the window is exact against a naive count, and holds at most one entry per millisecond', () => {
+    const window = new RequestWindow(60_000);
+    const arrivals: number[] = [];
+    let now = 0;
+    let seed = 7;
+    const random = (): number => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+    let naivePeak = 0;
+    for (let i = 0; i < 200_000; i += 1) {
+      // Bursts of many per millisecond, then pauses of up to 2 s.
+      now += random() < 0.9 ? 0 : random() < 0.5 ? random() * 3 : random() * 2_000;
+      window.add(now);
+      arrivals.push(Math.floor(now));
+      if (i % 997 === 0 || i === 199_999) {
+        const naive = arrivals.filter((at) => at > Math.floor(now) - 60_000).length;
+        naivePeak = Math.max(naivePeak, naive);
+        assert.equal(window.count(now), naive, `at ${now} ms`);
+        const entries = (window as unknown as { entries: unknown[] }).entries.length;
+        assert.ok(entries <= 2 * 60_000 + 1_025, `${entries} entries`);
+      }
+    }
+    // The exact peak, by two pointers over the (sorted) arrivals.
+    let exactPeak = 0;
+    for (let first = 0, last = 0; last < arrivals.length; last += 1) {
+      while (arrivals[first]! <= arrivals[last]! - 60_000) first += 1;
+      exactPeak = Math.max(exactPeak, last - first + 1);
+    }
+    assert.ok(naivePeak > 1_000);
+    assert.equal(window.peak(), exactPeak);
+    window.reset();
+    assert.deepEqual([window.count(now), window.peak()], [0, 0]);
+  });
+
+  test('peakOpenConnections is the most connections served at once; resetStats starts afresh', async (t) => {
+    const s = await sim(t);
+    const [a, b, c] = [await open(t, s), await open(t, s), await open(t, s)];
+    await Promise.all([a, b, c].map((x) => x.call('ping')));
+    for (const x of [a, b]) {
+      const closed = x.closed();
+      x.ws.close();
+      await closed;
+    }
+    const d = await open(t, s);
+    await d.call('ping');
+    assert.equal(s.stats().peakOpenConnections, 3);
+    assert.equal(s.stats().connections, 4);
+
+    s.resetStats();
+    const fresh = s.stats();
+    assert.deepEqual(
+      { ...fresh, openConnections: undefined },
+      {
+        connections: 0,
+        openConnections: undefined,
+        requests: 0,
+        byMethod: {},
+        executedByMethod: {},
+        peakRequestsPerMinute: 0,
+        requestsLastMinute: 0,
+        peakOpenConnections: fresh.openConnections,
+      },
+    );
+    await d.call('ping');
+    assert.equal(s.stats().peakRequestsPerMinute, 1);
+  });
+
   test('close() leaves no socket, server or timer behind', async () => {
     const ignored = new Set(['TTYWrap', 'PipeWrap', 'FSReqCallback']);
     const count = (): Map<string, number> => {
@@ -558,6 +976,56 @@ describe('connections and HTTP', () => {
     for (const [resource, n] of after) {
       assert.ok(n <= (before.get(resource) ?? 0), `${resource}: ${before.get(resource) ?? 0} before, ${n} after`);
     }
+  });
+});
+
+// --- the simulator's command line ---------------------------------------------------------------
+
+const CLI = fileURLToPath(new URL('../src/simulator/cli.js', import.meta.url));
+
+/** Every fault the validator knows, from its own message (independent of the help table). */
+function knownFaults(): string[] {
+  const checked = validateFaults({ '?': true });
+  assert.ok('error' in checked);
+  return /known faults: (.*)$/.exec(checked.error)![1]!.split(', ');
+}
+
+describe('simulator command line', () => {
+  test('--help lists every fault on one line of its own', () => {
+    const help = execFileSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
+    const faults = knownFaults();
+    assert.ok(faults.includes('exposeMethods') && faults.includes('healthNotReady'), faults.join());
+    for (const fault of faults) {
+      const lines = help.split('\n').filter((line) => new RegExp(`^  ${fault} `).test(line));
+      assert.equal(lines.length, 1, `${fault} in:\n${help}`);
+      assert.ok(lines[0]!.length > fault.length + 10, `${fault} has a description`);
+    }
+  });
+
+  test('--faults takes the access faults, refuses bad ones with the reason, and GET /control/faults shows them', async (t) => {
+    const env = { ...process.env, CAMERA_SERVICE_JWT_SECRET: SECRET };
+    const bad = spawnSync(process.execPath, [CLI, '--port', '0', '--faults', '{"exposeMethods":[{"method":"ping","credential":"stolen"}]}'], { env, encoding: 'utf8' });
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /^--faults: fault "exposeMethods" entry 0: "credential" must be one of none, forged/);
+    const typo = spawnSync(process.execPath, [CLI, '--port', '0', '--faults', '{"unknownMethods":["x"],"exposeMethods":[{"method":"get_srever_info","credential":"none"}]}'], { env, encoding: 'utf8' });
+    assert.equal(typo.status, 2);
+    assert.match(typo.stderr, /method "get_srever_info" is not one the simulator knows/);
+
+    const faults = { exposeMethods: [{ method: 'get_server_info', credential: 'expired' }], methodRoles: { get_metrics: 'viewer' } };
+    const child = spawn(process.execPath, [CLI, '--port', '0', '--faults', JSON.stringify(faults)], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = once(child, 'exit');
+    t.after(async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await exited;
+      }
+    });
+    const [line] = (await once(child.stdout.setEncoding('utf8'), 'data')) as [string];
+    const httpUrl = /\(http (\S+)\)/.exec(line)?.[1];
+    assert.ok(httpUrl, line);
+    assert.deepEqual(await (await fetch(`${httpUrl}/control/faults`)).json(), faults);
+    child.kill('SIGTERM');
+    assert.deepEqual(await exited, [0, null]);
   });
 });
 

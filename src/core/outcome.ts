@@ -32,6 +32,7 @@ export const REASONS = [
   'invalid_result',
   'rate_limited',
   'security_violation',
+  'rejection_unconfirmed',
   'contract_violation',
   'internal',
 ] as const;
@@ -90,4 +91,47 @@ export interface RunRecord {
   degraded?: boolean;
   /** Values a probe reported (for example camera counts), exported as gauges. */
   values?: Record<string, number>;
+  /** What the access matrix stands at after this run (protected_rejection only). */
+  access?: AccessReport;
+}
+
+/** A method's standing in the access matrix, worst first. */
+export const ACCESS_STATES = ['exposed', 'unconfirmed', 'missing', 'refused', 'unchecked'] as const;
+export type AccessState = (typeof ACCESS_STATES)[number];
+
+/** A cell whose latest check was not a refusal. */
+export interface AccessFinding {
+  method: string;
+  /** The credential class, for people: "forged token", "viewer token", "no credential". */
+  credential: string;
+  usage: 'per_call' | 'session' | 'none';
+  state: Exclude<AccessState, 'refused' | 'unchecked'>;
+  /** What came back, bounded: "a result", "error -32603 Internal error". */
+  got: string;
+}
+
+/**
+ * The access matrix of one (target, probe) after a run: its size, the sweep's progress,
+ * and the standing state of every method from the latest check of each of its cells.
+ */
+export interface AccessReport {
+  cells: number;
+  uncovered: number;
+  /** Why cells are uncovered, each reason once with how many cells it leaves out. */
+  uncoveredWhy: Array<{ why: string; cells: number }>;
+  /** Cells this run checked. */
+  checked: number;
+  sweep: {
+    periodMs: number;
+    /** Runs a sweep takes, and which of them this was (0-based). */
+    runs: number;
+    run: number;
+    /** Epoch ms the last complete sweep ended; the matrix's start before the first. */
+    lastCompletedAtMs: number;
+    /** Cells the last complete sweep checked (0 before the first). */
+    lastCheckedCells: number;
+  };
+  methods: Record<string, AccessState>;
+  /** Cells whose latest check was not a refusal, worst first, bounded. */
+  findings: AccessFinding[];
 }

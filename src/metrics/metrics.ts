@@ -25,9 +25,11 @@
  *   `camprobe_<value>{target}` gauges appear when a run reports them: only steps a
  *   probe really runs get series, and a value that was never measured must not read as
  *   0 (0 cameras connected is an alarm, not a default).
- * - Series budget: at most 52 per probe (32 at start-up, 2 timestamps, 10 for the
- *   `call` histogram, one per step), so a target with the three default probes stays
- *   under 150 (issue 6; docs/performance.md has the count `npm run bench` measures).
+ * - Series budget: at most 53 per probe (33 at start-up, 2 timestamps, 10 for the
+ *   `call` histogram, one per step). protected_rejection adds its access matrix after its
+ *   first run: one `exposed` series per method of the table and five sweep gauges, plus
+ *   an `unconfirmed` or `missing` series only for a method in that state
+ *   (docs/performance.md has the count `npm run bench` measures).
  */
 import type { Registry, OpenMetricsContentType } from 'prom-client';
 import type { RunRecord } from '../core/outcome.js';

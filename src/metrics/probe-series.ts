@@ -6,7 +6,7 @@
  * label text is escaped once, when it is added, and a scrape only formats numbers.
  */
 import { REASONS } from '../core/outcome.js';
-import type { RunRecord, StepName } from '../core/outcome.js';
+import type { AccessReport, RunRecord, StepName } from '../core/outcome.js';
 import { escapeLabel, histogramLines, writeFamilies } from './exposition.js';
 import type { Family, HistogramCounts } from './exposition.js';
 
@@ -81,7 +81,90 @@ interface ProbeState {
   stepHistograms: Map<StepName, Buckets>;
   /** Step → its duration in the last run that had it (the slowest occurrence there). */
   stepLast: Map<StepName, number>;
+  /** The access matrix's standing, from the last run that reported one (protected_rejection). */
+  access: AccessSeries | undefined;
 }
+
+/** An access report as series: method labels escaped once per method set. */
+interface AccessSeries {
+  report: AccessReport;
+  /** `,method="…"` per method, in the report's order. */
+  methodLabels: Array<[string, string]>;
+}
+
+/**
+ * Per method of the matrix: 1 where the method's standing is `state`. Dense (a 0 for every
+ * other method) for `exposed`, the security promise a dashboard shows whole; sparse for
+ * the rare states, whose alerts only ask `> 0`, to keep a target's series few.
+ */
+function methodLines(name: string, state: string, dense: boolean): Family<ProbeState>['lines'] {
+  return (p, out) => {
+    if (p.access === undefined) return;
+    for (const [method, label] of p.access.methodLabels) {
+      const on = p.access.report.methods[method] === state;
+      if (on || dense) out.push(`${name}{${p.labels}${label}} ${on ? 1 : 0}`);
+    }
+  };
+}
+
+/** One line from the access report, when the probe has one. */
+function accessLine(name: string, value: (r: AccessReport) => number): Family<ProbeState>['lines'] {
+  return (p, out) => {
+    if (p.access !== undefined) out.push(`${name}{${p.labels}} ${value(p.access.report)}`);
+  };
+}
+
+/** The access matrix's families (docs: README, Access matrix). Bounded: methods ≤ the target's table. */
+const ACCESS_FAMILIES: ReadonlyArray<Family<ProbeState>> = [
+  {
+    name: 'camprobe_protected_method_exposed',
+    type: 'gauge',
+    help: 'Whether the latest check of a cell of this method got a result to a call that must be refused (1); 0 otherwise.',
+    lines: methodLines('camprobe_protected_method_exposed', 'exposed', true),
+  },
+  {
+    name: 'camprobe_protected_method_unconfirmed',
+    type: 'gauge',
+    help: 'Present (1) while this method answers a call that must be refused with an error outside the refusal codes: the refusal is unconfirmed.',
+    lines: methodLines('camprobe_protected_method_unconfirmed', 'unconfirmed', false),
+  },
+  {
+    name: 'camprobe_protected_method_missing',
+    type: 'gauge',
+    help: 'Present (1) while this method of the configured table answers -32601 method not found: the table has drifted from the service.',
+    lines: methodLines('camprobe_protected_method_missing', 'missing', false),
+  },
+  {
+    name: 'camprobe_access_matrix_cells',
+    type: 'gauge',
+    help: 'Cells of the access matrix (protected methods x credentials that must be refused), checked and uncovered.',
+    lines: accessLine('camprobe_access_matrix_cells', (r) => r.cells + r.uncovered),
+  },
+  {
+    name: 'camprobe_access_matrix_uncovered_cells',
+    type: 'gauge',
+    help: 'Cells of the access matrix left out: no harmless way to call the method, or the credential cannot be produced.',
+    lines: accessLine('camprobe_access_matrix_uncovered_cells', (r) => r.uncovered),
+  },
+  {
+    name: 'camprobe_access_matrix_sweep_checked_cells',
+    type: 'gauge',
+    help: 'Cells the last complete sweep of the access matrix checked.',
+    lines: accessLine('camprobe_access_matrix_sweep_checked_cells', (r) => r.sweep.lastCheckedCells),
+  },
+  {
+    name: 'camprobe_access_matrix_last_sweep_timestamp_seconds',
+    type: 'gauge',
+    help: 'When the last complete sweep of the access matrix ended (when the matrix started, before the first), seconds since the epoch.',
+    lines: accessLine('camprobe_access_matrix_last_sweep_timestamp_seconds', (r) => r.sweep.lastCompletedAtMs / 1000),
+  },
+  {
+    name: 'camprobe_access_matrix_sweep_period_seconds',
+    type: 'gauge',
+    help: 'The configured period of a sweep of the access matrix, seconds.',
+    lines: accessLine('camprobe_access_matrix_sweep_period_seconds', (r) => r.sweep.periodMs / 1000),
+  },
+];
 
 /** The per-probe families, in the order a scrape shows them. */
 const FAMILIES: ReadonlyArray<Family<ProbeState>> = [
@@ -171,6 +254,7 @@ const FAMILIES: ReadonlyArray<Family<ProbeState>> = [
       if (p.lastSuccess !== undefined) out.push(`camprobe_probe_last_success_timestamp_seconds{${p.labels}} ${p.lastSuccess}`);
     },
   },
+  ...ACCESS_FAMILIES,
 ];
 
 /**
@@ -205,6 +289,7 @@ export class ProbeSeriesTable {
       duration: new Buckets(RUN_BUCKETS),
       stepHistograms: new Map(),
       stepLast: new Map(),
+      access: undefined,
     });
     return true;
   }
@@ -230,6 +315,7 @@ export class ProbeSeriesTable {
     state.lastRun = endSeconds;
     if (ok) state.lastSuccess = endSeconds;
     recordSteps(state, run);
+    if (run.access !== undefined) recordAccess(state, run.access);
     return true;
   }
 
@@ -259,6 +345,14 @@ function recordSteps(state: ProbeState, run: RunRecord): void {
     state.stepLast.set(s.step, seen.has(s.step) && last !== undefined ? Math.max(last, seconds) : seconds);
     seen.add(s.step);
   }
+}
+
+function recordAccess(state: ProbeState, report: AccessReport): void {
+  const methods = Object.keys(report.methods);
+  const previous = state.access?.methodLabels;
+  // The method set rarely changes: its escaped labels are kept while it does not.
+  const same = previous !== undefined && previous.length === methods.length && previous.every(([m], i) => m === methods[i]);
+  state.access = { report, methodLabels: same ? previous : methods.map((m): [string, string] => [m, `,method="${escapeLabel(m)}"`]) };
 }
 
 function probeKey(target: string, probe: string): string {

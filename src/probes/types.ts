@@ -11,7 +11,7 @@ import type { RpcConnection } from '../rpc/client.js';
 import type { CredentialProvider } from '../auth/credentials.js';
 import type { CredentialConfig, ProbeTypeSpec, TargetConfig } from '../config/types.js';
 import type { Static, TObject } from '../config/schema-parts.js';
-import type { FailureReason, ProbeError, StepName } from '../core/outcome.js';
+import type { AccessReport, FailureReason, ProbeError, StepName } from '../core/outcome.js';
 
 /** What a probe sees of one run. */
 export interface ProbeContext<Options = Record<string, unknown>> {
@@ -29,6 +29,17 @@ export interface ProbeContext<Options = Record<string, unknown>> {
   connect(): Promise<RpcConnection>;
   /** Times `fn` as `name`; a ProbeError thrown inside gets this step if it has none. */
   step<T>(name: StepName, fn: () => Promise<T>): Promise<T>;
+  /**
+   * Kept across the runs of this (target, probe) while its configuration is unchanged, so a
+   * probe can spread work over runs (the access matrix's sweep). Empty in a one-shot run.
+   */
+  readonly memory: Map<string, unknown>;
+  /** The probe's interval (the interval between its scheduled runs), ms. */
+  readonly intervalMs: number;
+  /** A one-shot run (`camprobe once`): check everything now rather than a share per run. */
+  readonly exhaustive: boolean;
+  /** Attaches the access matrix's standing to the run record (protected_rejection). */
+  reportAccess(report: AccessReport): void;
   /** Reports a value the probe declared in `values` (exported as a gauge). */
   setValue(name: string, value: number): void;
   /**
@@ -63,6 +74,11 @@ export interface ProbeDefinition<Options = Record<string, unknown>> extends Prob
    * the probe's options.
    */
   validate?(options: Options, target: TargetConfig, credential?: CredentialConfig): Array<[string, string]>;
+  /**
+   * The deadline of an exhaustive run (`camprobe once`), for a probe that checks in one run
+   * what scheduled runs share out, paced; default: the probe's own timeout.
+   */
+  exhaustiveTimeoutMs?(options: Options, target: TargetConfig, timeoutMs: number): number;
   /** Runs once. Resolves on success; throws a ProbeError on an expected failure. */
   run(ctx: ProbeContext<Options>): Promise<void>;
 }

@@ -39,6 +39,10 @@ export interface RunOptions {
   stopSignal?: AbortSignal | undefined;
   /** Epoch milliseconds the scheduler meant the run to start; kept in the record. */
   scheduledAtMs?: number | undefined;
+  /** A one-shot run that checks everything (`camprobe once`): see ProbeContext.exhaustive. */
+  exhaustive?: boolean | undefined;
+  /** Replaces the probe's configured timeout for this run. */
+  timeoutMs?: number | undefined;
 }
 
 /** One (target, probe) bound to its probe type and credential, to run any number of times. */
@@ -72,10 +76,16 @@ export function createRunner(opts: RunnerOptions): Runner {
     const definition = opts.probeTypes.get(probe.type);
     if (!definition) throw new Error(`target ${target.name}: probe type ${probe.type} is not registered`);
     const deps: RunnerDeps = { credentials, logger: opts.logger, redactor, ...(opts.resolver ? { resolver: opts.resolver } : {}) };
+    // What the probe keeps between its runs; a re-prepared (changed) probe starts afresh.
+    const memory = new Map<string, unknown>();
     return {
       definition,
       run: (runOpts = {}) => {
-        const req: RunRequest = { definition, probe, target };
+        const req: RunRequest = { definition, probe, target, memory };
+        if (runOpts.exhaustive) req.exhaustive = true;
+        // An exhaustive run may be paced past the probe's own timeout: the probe says how long.
+        const timeoutMs = runOpts.timeoutMs ?? (runOpts.exhaustive ? definition.exhaustiveTimeoutMs?.(probe.options, target, probe.timeout_ms) : undefined);
+        if (timeoutMs !== undefined) req.timeoutMs = timeoutMs;
         if (runOpts.stopSignal) req.stopSignal = runOpts.stopSignal;
         if (runOpts.scheduledAtMs !== undefined) req.scheduledAtMs = runOpts.scheduledAtMs;
         return runProbe(req, deps);

@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import type { CredentialProvider } from '../auth/credentials.js';
 import type { TargetConfig } from '../config/types.js';
-import { ProbeError, REASONS } from '../core/outcome.js';
+import { ProbeError, REASONS, type AccessReport } from '../core/outcome.js';
 import type { ProbeContext, ProbeDefinition } from '../probes/types.js';
 import { connectRpc, type Resolver, type RpcConnection } from '../rpc/client.js';
 import { loadTls } from '../rpc/tls.js';
@@ -28,6 +28,11 @@ export interface RunParts {
   connections: Set<RpcConnection>;
   /** What the probe reported with `setValue`. */
   values: Record<string, number>;
+  /** What the probe reported with `reportAccess`. */
+  reports: { access?: AccessReport };
+  memory: Map<string, unknown>;
+  exhaustive: boolean;
+  intervalMs: number;
   /** The run's logger, made on first use. */
   log: () => Logger;
 }
@@ -42,6 +47,12 @@ export function probeContext(run: RunParts): ProbeContext<Record<string, unknown
     credentials: run.credentials,
     get log() {
       return run.log();
+    },
+    memory: run.memory,
+    exhaustive: run.exhaustive,
+    intervalMs: run.intervalMs,
+    reportAccess: (report) => {
+      run.reports.access = report;
     },
     connect: () => connect(run),
     step: (name, fn) => run.steps.time(name, fn),

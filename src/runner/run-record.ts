@@ -4,7 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { ProbeConfig } from '../config/types.js';
-import type { RunRecord, StepRecord } from '../core/outcome.js';
+import type { AccessReport, RunRecord, StepRecord } from '../core/outcome.js';
 import type { Redactor } from '../core/secrets.js';
 import { truncate, type Failure } from './classify.js';
 import { roundMs } from './step-timer.js';
@@ -20,6 +20,7 @@ export interface Finished {
   steps: StepRecord[];
   values: Record<string, number>;
   failure: Failure | undefined;
+  access: AccessReport | undefined;
 }
 
 /** The run's record: a failure's detail redacted and bounded, a success checked against `degraded_after`. */
@@ -38,6 +39,7 @@ export function runRecord(f: Finished, redactor: Redactor): RunRecord {
   };
   if (f.scheduledAtMs !== undefined) run.scheduledAtMs = f.scheduledAtMs;
   if (Object.keys(f.values).length > 0) run.values = f.values;
+  if (f.access !== undefined) run.access = f.access;
   if (failure) {
     if (failure.step) run.step = failure.step;
     run.detail = truncate(redactor.redact(failure.detail));

@@ -16,7 +16,7 @@ import type { AnyProbeDefinition } from '../probes/types.js';
 import type { RunRecord } from '../core/outcome.js';
 import { classify, duplicateAnswers, type Failure } from './classify.js';
 import { watchContract } from './contract-watch.js';
-import { probeContext } from './probe-context.js';
+import { probeContext, type RunParts } from './probe-context.js';
 import { RunAbort } from './run-abort.js';
 import { logOutcome, runRecord } from './run-record.js';
 import { StepTimer } from './step-timer.js';
@@ -38,6 +38,12 @@ export interface RunRequest {
   /** Aborted when the daemon stops or the target is removed: the run is then not recorded. */
   stopSignal?: AbortSignal;
   scheduledAtMs?: number;
+  /** Kept by the owner of the (target, probe) across its runs: see ProbeContext.memory. */
+  memory?: Map<string, unknown>;
+  /** A one-shot run that must check everything: see ProbeContext.exhaustive. */
+  exhaustive?: boolean;
+  /** Replaces the probe's timeout (an exhaustive run may need longer). */
+  timeoutMs?: number;
 }
 
 /** Runs the probe; resolves with its record, or undefined when it was stopped (not timed out). */
@@ -46,10 +52,11 @@ export async function runProbe(req: RunRequest, deps: RunnerDeps): Promise<RunRe
   const startedAtMs = Date.now();
   const t0 = performance.now();
   const steps = new StepTimer(t0);
-  const abort = new RunAbort(probe.timeout_ms, req.stopSignal);
+  const abort = new RunAbort(req.timeoutMs ?? probe.timeout_ms, req.stopSignal);
   const contract = watchContract(target, steps);
   const connections = new Set<RpcConnection>();
   const values: Record<string, number> = {};
+  const reports: RunParts['reports'] = {};
   // Made on first use: at the default level a successful run logs nothing.
   let childLog: Logger | undefined;
   const log = (): Logger => (childLog ??= deps.logger.child({ target: target.name, probe: probe.name }));
@@ -64,6 +71,10 @@ export async function runProbe(req: RunRequest, deps: RunnerDeps): Promise<RunRe
     contract,
     connections,
     values,
+    reports,
+    memory: req.memory ?? new Map(),
+    exhaustive: req.exhaustive === true,
+    intervalMs: probe.interval_ms,
     log,
   });
 
@@ -81,7 +92,7 @@ export async function runProbe(req: RunRequest, deps: RunnerDeps): Promise<RunRe
   if (abort.stopped) return undefined;
 
   const run = runRecord(
-    { target: target.name, probe, type: definition.type, startedAtMs, scheduledAtMs: req.scheduledAtMs, durationMs, steps: steps.steps, values, failure },
+    { target: target.name, probe, type: definition.type, startedAtMs, scheduledAtMs: req.scheduledAtMs, durationMs, steps: steps.steps, values, failure, access: reports.access },
     deps.redactor,
   );
   logOutcome(run, deps.logger, log);

@@ -8,8 +8,9 @@
  * Secrets are only ever read from the environment (never argv, which `ps` shows).
  */
 import { parseArgs } from 'node:util';
-import { startSimulator, validateFaults } from './simulator.js';
+import { SIM_DEFAULT_METHOD_ROLES, startSimulator, validateFaults } from './simulator.js';
 import type { SimApiKey, SimCamera, SimulatorOptions } from './simulator.js';
+import { CREDENTIAL_CLASSES, FAULT_HELP } from './faults.js';
 
 const USAGE = `usage: cli.js [options]
   --host HOST                     default 127.0.0.1
@@ -21,8 +22,21 @@ const USAGE = `usage: cli.js [options]
   --max-connections N             default 100
   --rate-limit-per-minute N       default 0 (off)
   --notification-interval-ms N    default 0 (off)
-  --faults JSON                   initial faults, e.g. '{"latencyMs":200}'
-  --help`;
+  --faults JSON                   initial faults, e.g. '{"latencyMs":200}' (see below)
+  --help
+
+faults: a JSON object with any of these fields. PUT /control/faults replaces the set at
+run time, GET /control/faults shows it. A method must be one the simulator knows;
+credential: ${CREDENTIAL_CLASSES.join(' | ')}; role: viewer | operator | admin.
+${faultLines()}`;
+
+/** One line per fault: name, JSON type, what it does. */
+function faultLines(): string {
+  const width = Math.max(...Object.keys(FAULT_HELP).map((name) => name.length));
+  return Object.entries(FAULT_HELP)
+    .map(([name, [type, summary]]) => `  ${name.padEnd(width)}  ${type}: ${summary}`)
+    .join('\n');
+}
 
 class UsageError extends Error {}
 
@@ -96,7 +110,7 @@ function optionsFromArgs(argv: string[], env: NodeJS.ProcessEnv): SimulatorOptio
     } catch {
       throw new UsageError('--faults must be JSON');
     }
-    const checked = validateFaults(input);
+    const checked = validateFaults(input, SIM_DEFAULT_METHOD_ROLES);
     if ('error' in checked) throw new UsageError(`--faults: ${checked.error}`);
     options.faults = checked.faults;
   }

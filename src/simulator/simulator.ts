@@ -12,7 +12,13 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { RawData } from 'ws';
-import { jwtVerify } from 'jose';
+import { isPlainObject, validateFaults } from './faults.js';
+import type { CredentialClass, Role, SimulatorFaults } from './faults.js';
+import { RequestWindow } from './request-window.js';
+import { inspectToken } from './tokens.js';
+import type { BadToken, Credential } from './tokens.js';
+
+export { validateFaults };
 
 // ---------------------------------------------------------------------------------------
 // Public API
@@ -28,56 +34,10 @@ export interface SimCamera {
 
 export interface SimApiKey {
   key: string;
-  role: 'viewer' | 'operator' | 'admin';
+  role: Role;
 }
 
-type Role = SimApiKey['role'];
-
-/** Misbehaviour to inject. Each field applies to every request unless its comment says otherwise. */
-export interface SimulatorFaults {
-  /** Added before every response (all methods). */
-  latencyMs?: number;
-  /** Added before the response of those methods. */
-  methodLatencyMs?: Record<string, number>;
-  /** Every credential, even valid, is refused: `authenticate` → -32003, per call or session → -32001. */
-  refuseValidCredentials?: boolean;
-  /** Security regression: authentication and roles are not enforced at all. */
-  exposeProtected?: boolean;
-  /** `get_camera_list` answers `total` != `cameras.length`. */
-  malformedCameraList?: boolean;
-  /** Every request answered with error -32002. */
-  rateLimited?: boolean;
-  /** Never answers any request (the connection stays open). */
-  silent?: boolean;
-  /** Answers with a text frame that is not JSON. */
-  notJson?: boolean;
-  /** Answers JSON without `jsonrpc: "2.0"` and without `result`/`error`. */
-  notJsonRpc?: boolean;
-  /** Answers with another id. */
-  wrongId?: boolean;
-  /** Sends each response twice. */
-  duplicateResponse?: boolean;
-  /** Sends each response as a binary frame. */
-  binaryFrame?: boolean;
-  /** Answers `error: "<message>"` (a string) instead of an error object, even for successes. */
-  badErrorShape?: boolean;
-  /** Pads each valid response with trailing JSON whitespace to this many bytes. */
-  oversizeFrameBytes?: number;
-  /** Close code sent right after the upgrade (1006: drop the TCP connection, no close frame). */
-  closeAfterUpgrade?: number;
-  /** Close with this code when a request arrives, instead of answering (1006: drop). */
-  closeOnRequest?: number;
-  /** Fragments each response into continuation frames sent this many ms apart. */
-  trickleMs?: number;
-  /** Sends this many `camera_status_update` notifications before each response. */
-  notificationFlood?: number;
-  /** Refuses the WebSocket upgrade with this HTTP status (401, 404, 503...). */
-  upgradeStatus?: number;
-  /** Accepts TCP but never answers the HTTP upgrade request. */
-  hangUpgrade?: boolean;
-  /** `GET /health/ready` answers 503 (also the case when `upgradeStatus` is 503). */
-  healthNotReady?: boolean;
-}
+export type { Role, SimulatorFaults };
 
 export interface SimulatorOptions {
   /** Default 127.0.0.1. */
@@ -91,6 +51,12 @@ export interface SimulatorOptions {
   apiKeys?: SimApiKey[];
   /** Default: camera0 CONNECTED, camera1 DISCONNECTED. */
   cameras?: SimCamera[];
+  /**
+   * Files that exist at start (default none). `take_snapshot` and `start_recording` add
+   * one; `delete_*` and `get_recording_info` need an existing name (else -32602).
+   */
+  recordings?: string[];
+  snapshots?: string[];
   /** Merged over the documented matrix (so one entry can model drift); adding a method makes it known. */
   methodRoles?: Record<string, Role>;
   /** Default 100; beyond it an upgrade is accepted then closed with 1013. */
@@ -100,6 +66,11 @@ export interface SimulatorOptions {
   faults?: SimulatorFaults;
   /** Default 0 = off; when > 0, `camera_status_update` is sent to every client this often. */
   notificationIntervalMs?: number;
+  /**
+   * Monotonic milliseconds for the per-minute figures (rate limit, peakRequestsPerMinute).
+   * Default performance.now; tests pass their own to move time without waiting.
+   */
+  clock?: () => number;
 }
 
 export interface SimulatorStats {
@@ -116,6 +87,16 @@ export interface SimulatorStats {
    * executed. Lets tests prove a side-effect method was never run (addition to the brief).
    */
   executedByMethod: Record<string, number>;
+  /**
+   * The most frames received within any sliding 60 s window, all connections together
+   * (against a simulator, camprobe is the one client: this is what the documented per-client
+   * limit of 60 requests per minute counts). Exact, to the millisecond.
+   */
+  peakRequestsPerMinute: number;
+  /** Frames received in the last 60 s. */
+  requestsLastMinute: number;
+  /** The most connections served at the same time (as `openConnections` counts them). */
+  peakOpenConnections: number;
 }
 
 export interface Simulator {
@@ -128,7 +109,10 @@ export interface Simulator {
   setFaults(faults: SimulatorFaults): void;
   getFaults(): SimulatorFaults;
   setCameras(cameras: SimCamera[]): void;
+  /** Every count and peak since start, or since the last resetStats(). */
   stats(): SimulatorStats;
+  /** Starts every count afresh (peakOpenConnections from the connections open now), e.g. for a budget test on a shared simulator. */
+  resetStats(): void;
   /** Terminates every client, closes the server, clears every timer. Idempotent. */
   close(): Promise<void>;
 }
@@ -169,79 +153,6 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
 }
 
 // ---------------------------------------------------------------------------------------
-// Fault validation (shared by setFaults, the control endpoint and the CLI)
-// ---------------------------------------------------------------------------------------
-
-const MAX_TIMER_MS = 2 ** 31 - 1; // setTimeout's ceiling
-const MAX_OVERSIZE_BYTES = 64 * 1024 * 1024;
-const MAX_FLOOD = 10_000;
-
-type Rule = (value: unknown) => string | undefined; // returns what is wrong, if anything
-
-const boolean: Rule = (v) => (typeof v === 'boolean' ? undefined : 'must be a boolean');
-const millis: Rule = (v) =>
-  typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= MAX_TIMER_MS
-    ? undefined
-    : `must be a number of milliseconds between 0 and ${MAX_TIMER_MS}`;
-const intIn =
-  (min: number, max: number): Rule =>
-  (v) =>
-    Number.isInteger(v) && (v as number) >= min && (v as number) <= max
-      ? undefined
-      : `must be an integer between ${min} and ${max}`;
-const millisByMethod: Rule = (v) => {
-  if (!isPlainObject(v)) return 'must be an object mapping method names to milliseconds';
-  for (const [method, ms] of Object.entries(v)) {
-    const problem = millis(ms);
-    if (problem) return `entry "${method}" ${problem}`;
-  }
-  return undefined;
-};
-const closeCode: Rule = (v) =>
-  Number.isInteger(v) && (v === 1006 || isSendableCloseCode(v as number))
-    ? undefined
-    : 'must be a WebSocket close code (1000-1003, 1007-1014, 3000-4999) or 1006 to drop the connection';
-
-// Typed over every key, so adding a fault field without a rule does not compile.
-const FAULT_RULES: Record<keyof SimulatorFaults, Rule> = {
-  latencyMs: millis,
-  methodLatencyMs: millisByMethod,
-  refuseValidCredentials: boolean,
-  exposeProtected: boolean,
-  malformedCameraList: boolean,
-  rateLimited: boolean,
-  silent: boolean,
-  notJson: boolean,
-  notJsonRpc: boolean,
-  wrongId: boolean,
-  duplicateResponse: boolean,
-  binaryFrame: boolean,
-  badErrorShape: boolean,
-  oversizeFrameBytes: intIn(0, MAX_OVERSIZE_BYTES),
-  closeAfterUpgrade: closeCode,
-  closeOnRequest: closeCode,
-  trickleMs: millis,
-  notificationFlood: intIn(0, MAX_FLOOD),
-  upgradeStatus: intIn(300, 599),
-  hangUpgrade: boolean,
-  healthNotReady: boolean,
-};
-
-/** Checks a fault set from outside (JSON body, CLI flag): one exact message per mistake. */
-export function validateFaults(input: unknown): { faults: SimulatorFaults } | { error: string } {
-  if (!isPlainObject(input)) return { error: 'faults must be a JSON object' };
-  for (const [key, value] of Object.entries(input)) {
-    if (!Object.hasOwn(FAULT_RULES, key)) {
-      return { error: `unknown fault "${key}"; known faults: ${Object.keys(FAULT_RULES).join(', ')}` };
-    }
-    if (value === undefined) continue;
-    const problem = FAULT_RULES[key as keyof SimulatorFaults](value);
-    if (problem) return { error: `fault "${key}" ${problem}` };
-  }
-  return { faults: structuredClone(input) as SimulatorFaults };
-}
-
-// ---------------------------------------------------------------------------------------
 // JSON-RPC plumbing
 // ---------------------------------------------------------------------------------------
 
@@ -256,6 +167,23 @@ const CODE = {
   FORBIDDEN: -32003,
   CAMERA_NOT_FOUND: -32004,
 } as const;
+
+/** The usual message of each standard and documented code. */
+const ERROR_MESSAGES: ReadonlyMap<number, string> = new Map([
+  [CODE.PARSE_ERROR, 'Parse error'],
+  [CODE.INVALID_REQUEST, 'Invalid Request'],
+  [CODE.METHOD_NOT_FOUND, 'Method not found'],
+  [CODE.INVALID_PARAMS, 'Invalid params'],
+  [CODE.INTERNAL_ERROR, 'Internal error'],
+  [CODE.AUTH, 'Authentication failed'],
+  [CODE.RATE_LIMITED, 'Rate limit exceeded'],
+  [CODE.FORBIDDEN, 'Insufficient permissions'],
+  [CODE.CAMERA_NOT_FOUND, 'Camera not found'],
+  [-32005, 'Recording already in progress'],
+  [-32006, 'Media server unavailable'],
+  [-32007, 'Insufficient storage'],
+  [-32008, 'Capability not supported'],
+]);
 
 type RpcId = string | number | null;
 interface RpcError {
@@ -350,20 +278,27 @@ const MAX_COUNTED_METHODS = 256; // client-chosen names must not grow the stats 
 const MAX_METHOD_NAME = 100;
 const NOTIFY_BACKLOG_BYTES = 1024 * 1024; // a client that does not read is skipped, not buffered for
 const TRICKLE_PIECES = 8;
+const MAX_FILES = 1000; // per kind: recordings, snapshots
 
 const DEFAULT_CAMERAS: readonly SimCamera[] = [
   { device: 'camera0', status: 'CONNECTED', name: 'Camera 0', resolution: '1920x1080', fps: 30 },
   { device: 'camera1', status: 'DISCONNECTED', name: 'Camera 1', resolution: '1280x720', fps: 15 },
 ];
 
-interface Credential {
-  role: Role;
-  method: 'jwt' | 'api_key';
-}
+/**
+ * A credential as the service sees it: accepted (with its role), or why it is not, or
+ * `none` when nothing was presented.
+ */
+type Seen = Credential | BadToken | 'none';
 
 interface Connection {
   ws: WebSocket;
-  session?: Credential;
+  /**
+   * What the last `authenticate` on this connection was given, kept even when it was
+   * refused (so a later call on the "session" is judged as that class); `none` before any
+   * attempt. A refused attempt ends any session opened before it.
+   */
+  auth: Seen;
   /** Accept times within the rate window; never longer than the limit. */
   recent: number[];
   /** Frames are handled one after the other, so `authenticate` settles before the next call. */
@@ -384,6 +319,10 @@ class CameraServiceSimulator implements Simulator {
   private readonly notificationIntervalMs: number;
   private faults: SimulatorFaults;
   private cameras: SimCamera[];
+  /** filename → creation time, oldest first. */
+  private readonly recordings = new Map<string, string>();
+  private readonly snapshots = new Map<string, string>();
+  private fileSeq = 0;
 
   private readonly clients = new Set<Connection>();
   private readonly sockets = new Set<Duplex>();
@@ -399,6 +338,9 @@ class CameraServiceSimulator implements Simulator {
   private requestsTotal = 0;
   private readonly byMethod = new Map<string, number>();
   private readonly executedByMethod = new Map<string, number>();
+  private readonly clock: () => number;
+  private readonly lastMinute = new RequestWindow(RATE_WINDOW_MS);
+  private peakOpen = 0;
 
   constructor(options: SimulatorOptions) {
     if (typeof options.jwtSecret !== 'string' || options.jwtSecret.length === 0) {
@@ -411,9 +353,13 @@ class CameraServiceSimulator implements Simulator {
     this.maxConnections = options.maxConnections ?? 100;
     this.rateLimitPerMinute = options.rateLimitPerMinute ?? 0;
     this.notificationIntervalMs = options.notificationIntervalMs ?? 0;
+    this.clock = options.clock ?? (() => performance.now());
     this.faults = {};
     this.setFaults(options.faults ?? {});
     this.cameras = (options.cameras ?? DEFAULT_CAMERAS).map((c) => ({ ...c }));
+    const started = new Date().toISOString();
+    for (const name of options.recordings ?? []) addFile(this.recordings, name, started);
+    for (const name of options.snapshots ?? []) addFile(this.snapshots, name, started);
 
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PAYLOAD_BYTES, perMessageDeflate: false });
     this.server = createServer((req, res) => this.onHttpRequest(req, res));
@@ -448,7 +394,7 @@ class CameraServiceSimulator implements Simulator {
   }
 
   setFaults(faults: SimulatorFaults): void {
-    const checked = validateFaults(faults);
+    const checked = validateFaults(faults, Object.fromEntries(this.methodRoles));
     if ('error' in checked) throw new TypeError(checked.error);
     this.faults = checked.faults;
   }
@@ -468,7 +414,19 @@ class CameraServiceSimulator implements Simulator {
       requests: this.requestsTotal,
       byMethod: Object.fromEntries(this.byMethod),
       executedByMethod: Object.fromEntries(this.executedByMethod),
+      peakRequestsPerMinute: this.lastMinute.peak(),
+      requestsLastMinute: this.lastMinute.count(this.clock()),
+      peakOpenConnections: this.peakOpen,
     };
+  }
+
+  resetStats(): void {
+    this.connectionsTotal = 0;
+    this.requestsTotal = 0;
+    this.byMethod.clear();
+    this.executedByMethod.clear();
+    this.lastMinute.reset();
+    this.peakOpen = this.clients.size;
   }
 
   close(): Promise<void> {
@@ -537,10 +495,12 @@ class CameraServiceSimulator implements Simulator {
   }
 
   private serve(ws: WebSocket): void {
-    const conn: Connection = { ws, recent: [], inbox: Promise.resolve(), outbox: Promise.resolve() };
+    const conn: Connection = { ws, auth: 'none', recent: [], inbox: Promise.resolve(), outbox: Promise.resolve() };
     this.clients.add(conn);
+    this.peakOpen = Math.max(this.peakOpen, this.clients.size);
     ws.on('close', () => this.clients.delete(conn));
     ws.on('message', (data, isBinary) => {
+      this.lastMinute.add(this.clock()); // on arrival: handling may wait for earlier frames
       conn.inbox = conn.inbox
         .then(() => this.onFrame(conn, data, isBinary))
         .catch(() => closeWith(ws, 1011, 'internal error')); // a bug: fail loudly, keep the chain alive
@@ -581,7 +541,7 @@ class CameraServiceSimulator implements Simulator {
 
   private overRateLimit(conn: Connection): boolean {
     if (this.rateLimitPerMinute <= 0) return false;
-    const now = Date.now();
+    const now = this.clock();
     while (conn.recent.length > 0 && (conn.recent[0] ?? 0) <= now - RATE_WINDOW_MS) conn.recent.shift();
     if (conn.recent.length >= this.rateLimitPerMinute) return true;
     conn.recent.push(now);
@@ -589,73 +549,68 @@ class CameraServiceSimulator implements Simulator {
   }
 
   private async dispatch(conn: Connection, call: Call, faults: SimulatorFaults): Promise<Outcome> {
+    if (faults.unknownMethods?.includes(call.method)) return fail(CODE.METHOD_NOT_FOUND, 'Method not found');
     if (call.method === 'authenticate') return this.authenticate(conn, call.params, faults);
-    const needed = this.methodRoles.get(call.method);
+    const needed = this.roleOf(call.method, faults);
     if (needed === undefined) return fail(CODE.METHOD_NOT_FOUND, 'Method not found');
-    const denied = await this.authorize(conn, call.params, needed, faults);
+    const denied = await this.authorize(conn, call, needed, faults);
     return denied ?? this.execute(call.method, call.params, faults);
+  }
+
+  /** The `methodRoles` fault first, then the table this simulator was started with. */
+  private roleOf(method: string, faults: SimulatorFaults): Role | undefined {
+    const drift = faults.methodRoles;
+    if (drift && Object.hasOwn(drift, method)) return drift[method];
+    return this.methodRoles.get(method);
   }
 
   /** Drift of a real deployment: a bad token on `authenticate` is -32003, not -32001. */
   private async authenticate(conn: Connection, params: Record<string, unknown>, faults: SimulatorFaults): Promise<Outcome> {
     const token = params.auth_token;
+    const seen: Seen = token === undefined ? 'none' : await this.inspect(token);
+    const accepted = typeof seen === 'object' && !faults.refuseValidCredentials;
+    conn.auth = typeof seen === 'string' || accepted ? seen : 'none';
     if (faults.exposeProtected) {
-      const credential = typeof token === 'string' ? await this.verify(token) : undefined;
-      // The regression answers like a success; the session is not kept, so clearing the
-      // fault restores a correct service on the same connection.
-      return { result: { authenticated: true, role: credential?.role ?? 'admin', auth_method: credential?.method ?? 'jwt' } };
+      // The regression answers like a success, but opens no session for a bad token: clearing
+      // the fault restores a correct service on the same connection.
+      return authenticated(typeof seen === 'object' ? seen : { role: 'admin', method: 'jwt' });
     }
-    if (token === undefined) return fail(CODE.AUTH, 'Authentication required');
-    const credential = typeof token === 'string' && !faults.refuseValidCredentials ? await this.verify(token) : undefined;
-    if (!credential) return fail(CODE.FORBIDDEN, 'Authentication failed');
-    conn.session = credential;
-    return { result: { authenticated: true, role: credential.role, auth_method: credential.method } };
+    if (accepted) return authenticated(seen);
+    if (typeof seen === 'string') {
+      const drift = accessFault(faults, 'authenticate', seen);
+      if (drift === 'expose') return authenticated({ role: 'admin', method: 'jwt' }); // still no session
+      if (drift) return drift;
+    }
+    if (seen === 'none') return fail(CODE.AUTH, 'Authentication required');
+    return fail(CODE.FORBIDDEN, 'Authentication failed');
   }
 
   /** Returns the refusal, or undefined when the call may run. A per-call token wins over the session. */
-  private async authorize(
-    conn: Connection,
-    params: Record<string, unknown>,
-    needed: Role,
-    faults: SimulatorFaults,
-  ): Promise<Outcome | undefined> {
+  private async authorize(conn: Connection, call: Call, needed: Role, faults: SimulatorFaults): Promise<Outcome | undefined> {
     if (faults.exposeProtected) return undefined;
-    let role: Role;
-    if (params.auth_token !== undefined) {
-      const token = params.auth_token;
-      const credential = typeof token === 'string' && !faults.refuseValidCredentials ? await this.verify(token) : undefined;
-      if (!credential) return fail(CODE.AUTH, 'Authentication failed');
-      role = credential.role;
-    } else if (conn.session) {
-      if (faults.refuseValidCredentials) return fail(CODE.AUTH, 'Authentication failed');
-      role = conn.session.role;
-    } else {
-      return fail(CODE.AUTH, 'Authentication required');
+    const perCall = call.params.auth_token !== undefined;
+    const seen = perCall ? await this.inspect(call.params.auth_token) : conn.auth;
+    const access = accessOf(seen, needed);
+    if (access === 'ok') return faults.refuseValidCredentials ? fail(CODE.AUTH, 'Authentication failed') : undefined;
+    const drift = accessFault(faults, call.method, access);
+    if (drift === 'expose') return undefined;
+    if (drift) return drift;
+    if (access === 'role_too_low' && typeof seen === 'object' && !faults.refuseValidCredentials) {
+      return fail(CODE.FORBIDDEN, 'Insufficient permissions', { required_role: needed, role: seen.role });
     }
-    if (ROLE_RANK[role] < ROLE_RANK[needed]) {
-      return fail(CODE.FORBIDDEN, 'Insufficient permissions', { required_role: needed, role });
-    }
-    return undefined;
+    // A bad per-call token failed; on the session, nothing valid was ever authenticated.
+    return fail(CODE.AUTH, perCall ? 'Authentication failed' : 'Authentication required');
   }
 
-  /** An API key, or a JWT with every documented claim. Never logs or echoes the token. */
-  private async verify(token: string): Promise<Credential | undefined> {
-    const keyRole = this.apiKeys.get(token);
-    if (keyRole) return { role: keyRole, method: 'api_key' };
-    try {
-      const { payload } = await jwtVerify(token, this.secret, { algorithms: ['HS256'] });
-      const { user_id: userId, role, iat, exp } = payload;
-      if (typeof userId !== 'string' || !isRole(role) || typeof iat !== 'number' || typeof exp !== 'number') {
-        return undefined;
-      }
-      return { role, method: 'jwt' };
-    } catch {
-      // Forged, expired, unsigned or malformed: the caller answers "Authentication failed",
-      // which is all a real deployment says.
-      return undefined;
-    }
+  private inspect(token: unknown): Promise<Credential | BadToken> {
+    return inspectToken(token, this.secret, this.apiKeys);
   }
 
+  /**
+   * Runs an authorized call. Like a careful service, the methods that act on a camera or a
+   * file check it exists (after authorization, so a refused caller learns nothing): an
+   * unknown or missing one is an error, and nothing is executed.
+   */
   private execute(method: string, params: Record<string, unknown>, faults: SimulatorFaults): Outcome {
     switch (method) {
       case 'ping':
@@ -663,9 +618,20 @@ class CameraServiceSimulator implements Simulator {
       case 'get_camera_list':
         return { result: this.cameraList(faults) };
       case 'get_camera_status':
-        return this.cameraStatus(params);
+      case 'take_snapshot':
+      case 'start_recording':
+      case 'stop_recording':
+        return this.cameraAction(method, params);
+      case 'list_recordings':
+        return { result: listing(this.recordings) };
+      case 'list_snapshots':
+        return { result: listing(this.snapshots) };
+      case 'get_recording_info':
+      case 'delete_recording':
+      case 'delete_snapshot':
+        return this.fileAction(method, params);
       default:
-        return { result: plausibleResult(method, params, this) };
+        return { result: plausibleResult(method, this) };
     }
   }
 
@@ -677,12 +643,52 @@ class CameraServiceSimulator implements Simulator {
     return { cameras, total, connected };
   }
 
-  private cameraStatus(params: Record<string, unknown>): Outcome {
+  /** `device` must name one of the cameras; a snapshot or a recording needs it CONNECTED. */
+  private cameraAction(method: string, params: Record<string, unknown>): Outcome {
     const device = params.device;
     if (typeof device !== 'string') return fail(CODE.INVALID_PARAMS, 'Invalid params', 'device is required');
     const camera = this.cameras.find((c) => c.device === device);
-    if (!camera) return fail(CODE.CAMERA_NOT_FOUND, 'Camera not found', { device });
-    return { result: cameraView(camera) };
+    if (!camera) return fail(CODE.CAMERA_NOT_FOUND, 'Camera not found', { device: clip(device) });
+    const capture = method === 'take_snapshot' || method === 'start_recording';
+    if (capture && camera.status !== 'CONNECTED') return fail(CODE.CAMERA_NOT_FOUND, 'Camera disconnected', { device, status: camera.status });
+    const now = new Date().toISOString();
+    switch (method) {
+      case 'take_snapshot': {
+        const filename = this.newFile(this.snapshots, device, 'jpg', now);
+        return { result: { device, filename, status: 'ok', timestamp: now } };
+      }
+      case 'start_recording': {
+        const filename = this.newFile(this.recordings, device, 'mp4', now);
+        return { result: { device, filename, status: 'RECORDING', start_time: now } };
+      }
+      case 'stop_recording':
+        return { result: { device, status: 'STOPPED', end_time: now } };
+      default:
+        return { result: cameraView(camera) };
+    }
+  }
+
+  /** `filename` must name an existing recording (or snapshot): -32602 otherwise. */
+  private fileAction(method: string, params: Record<string, unknown>): Outcome {
+    const filename = params.filename;
+    if (typeof filename !== 'string') return fail(CODE.INVALID_PARAMS, 'Invalid params', 'filename is required');
+    const files = method === 'delete_snapshot' ? this.snapshots : this.recordings;
+    const created = files.get(filename);
+    if (created === undefined) {
+      const kind = method === 'delete_snapshot' ? 'snapshot' : 'recording';
+      return fail(CODE.INVALID_PARAMS, 'Invalid params', { filename: clip(filename), reason: `${kind} not found` });
+    }
+    if (method === 'get_recording_info') return { result: { filename, file_size: 0, duration: 0, created_time: created } };
+    files.delete(filename);
+    return { result: { filename, deleted: true } };
+  }
+
+  /** Adds a file named after the device; the oldest goes past MAX_FILES, as retention would. */
+  private newFile(files: Map<string, string>, device: string, extension: string, now: string): string {
+    this.fileSeq += 1;
+    const filename = `${device.replace(/^\/dev\//, '').replace(/[^A-Za-z0-9_-]/g, '_')}_${now.replace(/[:.]/g, '-')}_${this.fileSeq}.${extension}`;
+    addFile(files, filename, now);
+    return filename;
   }
 
   /** Used by plausibleResult for admin methods. */
@@ -787,7 +793,7 @@ class CameraServiceSimulator implements Simulator {
       sendJson(res, 400, { error: 'body must be JSON' });
       return;
     }
-    const checked = validateFaults(input);
+    const checked = validateFaults(input, Object.fromEntries(this.methodRoles));
     if ('error' in checked) {
       sendJson(res, 400, { error: checked.error });
       return;
@@ -826,29 +832,15 @@ function cameraView(camera: SimCamera): {
 
 /**
  * Small plausible answers, enough for a probe to see that a protected method answered.
- * Side-effect methods only pretend: nothing is recorded, deleted or changed.
+ * `set_retention_policy` and `cleanup_old_files` only pretend: nothing is changed.
  */
 function plausibleResult(
   method: string,
-  params: Record<string, unknown>,
   sim: { vitals(): { uptime: number; connections: number; requests: number; cameras: number } },
 ): unknown {
-  const device = typeof params.device === 'string' ? params.device : 'camera0';
-  const now = new Date().toISOString();
   switch (method) {
-    case 'list_recordings':
-    case 'list_snapshots':
-      return { files: [], total: 0, limit: 100, offset: 0 };
     case 'get_streams':
       return [];
-    case 'get_recording_info':
-      return { filename: typeof params.filename === 'string' ? params.filename : 'unknown', file_size: 0, duration: 0, created_time: now };
-    case 'take_snapshot':
-      return { device, filename: `snapshot_${Date.now()}.jpg`, status: 'ok', timestamp: now };
-    case 'start_recording':
-      return { device, status: 'RECORDING', start_time: now };
-    case 'stop_recording':
-      return { device, status: 'STOPPED', end_time: now };
     case 'get_metrics': {
       const d = sim.vitals();
       return { active_connections: d.connections, total_requests: d.requests, average_response_time: 1, error_rate: 0 };
@@ -864,6 +856,44 @@ function plausibleResult(
   }
 }
 
+/** `list_recordings` / `list_snapshots`: newest first, at most 100. */
+function listing(files: ReadonlyMap<string, string>): unknown {
+  const all = [...files].reverse();
+  const page = all.slice(0, 100).map(([filename, created]) => ({ filename, file_size: 0, created_time: created }));
+  return { files: page, total: all.length, limit: 100, offset: 0 };
+}
+
+function addFile(files: Map<string, string>, filename: string, created: string): void {
+  files.delete(filename);
+  files.set(filename, created);
+  for (const oldest of files.keys()) {
+    if (files.size <= MAX_FILES) break;
+    files.delete(oldest);
+  }
+}
+
+/** Client-chosen names echoed in an error are cut short. */
+function clip(text: string): string {
+  return text.length > MAX_METHOD_NAME ? `${text.slice(0, MAX_METHOD_NAME)}…` : text;
+}
+
+function authenticated(credential: Credential): Outcome {
+  return { result: { authenticated: true, role: credential.role, auth_method: credential.method } };
+}
+
+/** What the access faults make of `method` called with a credential of class `access`, if anything. */
+function accessFault(faults: SimulatorFaults, method: string, access: CredentialClass): 'expose' | { error: RpcError } | undefined {
+  const error = faults.refusalErrors?.find((e) => e.method === method && e.credential === access);
+  if (error) return fail(error.code, error.message ?? ERROR_MESSAGES.get(error.code) ?? 'Server error');
+  return faults.exposeMethods?.some((e) => e.method === method && e.credential === access) ? 'expose' : undefined;
+}
+
+/** `ok` when the credential may call a method needing `needed`, else its refusal class. */
+function accessOf(seen: Seen, needed: Role): 'ok' | CredentialClass {
+  if (typeof seen === 'string') return seen;
+  return ROLE_RANK[seen.role] < ROLE_RANK[needed] ? 'role_too_low' : 'ok';
+}
+
 function refuseUpgrade(socket: Duplex, status: number): void {
   const reason = STATUS_CODES[status] ?? 'Error';
   const body = JSON.stringify({ error: reason });
@@ -877,10 +907,6 @@ function refuseUpgrade(socket: Duplex, status: number): void {
 function closeWith(ws: WebSocket, code: number, reason: string): void {
   if (code === 1006) ws.terminate();
   else if (ws.readyState === WebSocket.OPEN) ws.close(code, reason);
-}
-
-function isSendableCloseCode(code: number): boolean {
-  return (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999);
 }
 
 function sendText(ws: WebSocket, text: string): void {
@@ -946,14 +972,6 @@ function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function isValidId(value: unknown): value is RpcId {
   return value === null || typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value));
-}
-
-function isRole(value: unknown): value is Role {
-  return value === 'viewer' || value === 'operator' || value === 'admin';
 }

@@ -6,7 +6,7 @@ import { parseConfig } from '../../src/config/load.js';
 import type { Config, TargetConfig } from '../../src/config/types.js';
 import type { Daemon } from '../../src/daemon.js';
 import { BUILTIN_PROBES } from '../../src/probes/registry.js';
-import { createRunner } from '../../src/runner/create-runner.js';
+import { createRunner, type RunOptions } from '../../src/runner/create-runner.js';
 import type { AnyProbeDefinition } from '../../src/probes/types.js';
 import type { RunRecord } from '../../src/core/outcome.js';
 
@@ -45,11 +45,11 @@ function probeTypes(): Map<string, AnyProbeDefinition> {
 }
 
 /** Runs the target's probe named `probe` once and returns its record. */
-export async function runOnce(config: Config, probe: string, logger = silentLogger): Promise<RunRecord> {
+export async function runOnce(config: Config, probe: string, logger = silentLogger, runOpts: RunOptions = {}): Promise<RunRecord> {
   const target: TargetConfig = config.targets[0]!;
   const probeConfig = target.probes.find((p) => p.name === probe)!;
   const runner = createRunner({ credentials: config.credentials, probeTypes: probeTypes(), logger, env: { CAMERA_SERVICE_JWT_SECRET: SECRET } });
-  const run = await runner.run(target, probeConfig);
+  const run = await runner.run(target, probeConfig, runOpts);
   if (!run) throw new Error('run was stopped');
   return run;
 }
