@@ -110,18 +110,42 @@ describe('Prometheus alert and recording rules', () => {
     }
   });
 
-  it('security alerts: ProtectedMethodExposed, critical at once, and the rejection-unconfirmed warning, nothing else', () => {
+  it('security alerts: ProtectedMethodExposed and the two session findings, critical at once, and the rejection-unconfirmed warning, nothing else', () => {
     const security = alerts().filter((a) => a.labels?.category === 'security');
-    assert.deepEqual(security.map((a) => a.alert).sort(), ['ProtectedMethodExposed', 'ProtectedMethodRejectionUnconfirmed']);
+    assert.deepEqual(security.map((a) => a.alert).sort(), [
+      'CameraServiceSessionExpiryNotEnforced',
+      'CameraServiceUnauthenticatedNotification',
+      'ProtectedMethodExposed',
+      'ProtectedMethodRejectionUnconfirmed',
+    ]);
+    const atOnce = (a: AlertRule) => a.for === undefined || /^0[smh]?$/.test(a.for);
 
     const exposed = security.find((a) => a.alert === 'ProtectedMethodExposed')!;
     assert.equal(exposed.labels?.severity, 'critical');
-    assert.ok(exposed.for === undefined || /^0[smh]?$/.test(exposed.for), `for: ${exposed.for}`);
+    assert.ok(atOnce(exposed), `for: ${exposed.for}`);
     // Per method from the access matrix's gauge; per run for probes without it, unless
-    // the same camprobe exports the gauge for that probe (no second alert without method).
+    // the same camprobe exports the gauge for that probe (no second alert without method),
+    // and not for session probes, whose violations the session alerts below name.
     assert.match(exposed.expr, /^camprobe_protected_method_exposed > 0\b/);
     assert.match(exposed.expr, /increase\(camprobe_probe_runs_total\{reason="security_violation"\}\[\w+\]\) > 0/);
-    assert.match(exposed.expr, /unless on \(job, instance, target, probe\)\s+camprobe_protected_method_exposed\s*\)\s*$/);
+    assert.match(
+      exposed.expr,
+      /unless on \(job, instance, target, probe\)\s+camprobe_protected_method_exposed\s+unless on \(job, instance, target, probe\)\s+camprobe_probe_info\{type="session"\}\s*\)\s*$/,
+    );
+
+    // The session probe's two security checks: the first finding fires, with its own name.
+    for (const [name, counter] of [
+      ['CameraServiceSessionExpiryNotEnforced', 'camprobe_session_expiry_checks_total{result="not_enforced"}'],
+      ['CameraServiceUnauthenticatedNotification', 'camprobe_session_unauthenticated_notifications_total'],
+    ] as const) {
+      const a = security.find((x) => x.alert === name)!;
+      assert.equal(a.labels?.severity, 'critical', `${name}: severity`);
+      assert.ok(atOnce(a), `${name}: for: ${a.for}`);
+      const c = counter.replace(/[{}]/g, '\\$&');
+      assert.match(a.expr, new RegExp(`^increase\\(${c}\\[\\w+\\]\\) > 0\\b`), `${name}: expr`);
+      // A series first scraped with a finding already counted (increase() needs two samples).
+      assert.match(a.expr, new RegExp(`${c} > 0\\s+unless\\s+${c} offset \\w+`), `${name}: expr`);
+    }
 
     const unconfirmed = security.find((a) => a.alert === 'ProtectedMethodRejectionUnconfirmed')!;
     assert.equal(unconfirmed.labels?.severity, 'warning');
@@ -166,7 +190,10 @@ describe('Prometheus alert and recording rules', () => {
     for (const child of first.routes ?? []) assert.ok(child.receiver === undefined || child.receiver === first.receiver, 'a security sub-route leaves the security receiver');
     const names = new Set(alerts().map((a) => a.alert));
     const security = alerts().filter((a) => a.labels?.category === 'security').map((a) => a.alert);
-    assert.ok(security.length >= 2, 'security alerts');
+    // Named, so the check below cannot pass vacuously for an alert that lost its category.
+    for (const n of ['ProtectedMethodExposed', 'ProtectedMethodRejectionUnconfirmed', 'CameraServiceSessionExpiryNotEnforced', 'CameraServiceUnauthenticatedNotification']) {
+      assert.ok(security.includes(n), `${n} is not a security alert`);
+    }
     for (const rule of am.inhibit_rules) {
       for (const m of [...rule.source_matchers, ...rule.target_matchers] as string[]) {
         const value = /^alertname=~?"(.*)"$/.exec(m)?.[1];
@@ -193,6 +220,9 @@ describe('Prometheus alert and recording rules', () => {
     assert.equal(route(['alertname=ProtectedMethodExposed', 'severity=critical', 'category=security', 'target=cam1', 'method=get_server_info']), 'security-oncall');
     // A security warning goes to the security receiver, not to the tickets of other warnings.
     assert.equal(route(['alertname=ProtectedMethodRejectionUnconfirmed', 'severity=warning', 'category=security', 'target=cam1', 'method=get_storage_info']), 'security-oncall');
+    // The session probe's security findings too, not the availability pager.
+    assert.equal(route(['alertname=CameraServiceSessionExpiryNotEnforced', 'severity=critical', 'category=security', 'target=cam1', 'probe=session', 'result=not_enforced']), 'security-oncall');
+    assert.equal(route(['alertname=CameraServiceUnauthenticatedNotification', 'severity=critical', 'category=security', 'target=cam1', 'probe=session']), 'security-oncall');
     assert.equal(route(['alertname=AccessMatrixSweepStalled', 'severity=warning', 'category=monitoring', 'target=cam1']), 'ops-tickets');
     assert.equal(route(['alertname=ProtectedMethodMissing', 'severity=warning', 'category=monitoring', 'target=cam1', 'method=get_status']), 'ops-tickets');
     assert.equal(route(['alertname=CameraServiceDown', 'severity=critical', 'category=availability', 'target=cam1']), 'oncall-pager');
