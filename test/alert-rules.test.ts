@@ -29,7 +29,12 @@ interface RuleFile {
 interface AlertTestCase {
   eval_time: string;
   alertname: string;
-  exp_alerts?: unknown[] | null;
+  exp_alerts?: Array<{ exp_labels?: Record<string, string> }> | null;
+}
+interface InhibitRule {
+  source_matchers: string[];
+  target_matchers: string[];
+  equal?: string[];
 }
 interface UnitTestFile {
   rule_files: string[];
@@ -47,6 +52,26 @@ function run(cmd: string, args: string[]): { status: number | null; stdout: stri
   const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', timeout: 60_000 });
   if (r.error) throw r.error;
   return { status: r.status, stdout: r.stdout, output: `${r.stdout}${r.stderr}` };
+}
+
+/** Whether an Alertmanager matcher `alertname="X"` / `alertname=~"X|Y"` (anchored) matches the alert name. */
+function matchesAlertname(matcher: string, name: string): boolean {
+  const m = /^alertname(=~?)"(.*)"$/.exec(matcher);
+  assert.ok(m, `unexpected matcher ${matcher}`);
+  return m[1] === '=' ? name === m[2] : new RegExp(`^(?:${m[2]})$`).test(name);
+}
+
+/** The labels of every firing case of each alert in the promtool unit tests. */
+function firingLabels(testFiles: string[]): Map<string, Array<Record<string, string>>> {
+  const out = new Map<string, Array<Record<string, string>>>();
+  for (const file of testFiles) {
+    for (const t of (parse(readFileSync(file, 'utf8')) as UnitTestFile).tests) {
+      for (const c of t.alert_rule_test ?? []) {
+        for (const e of c.exp_alerts ?? []) out.set(c.alertname, [...(out.get(c.alertname) ?? []), e.exp_labels ?? {}]);
+      }
+    }
+  }
+  return out;
 }
 
 function alerts(): AlertRule[] {
@@ -202,9 +227,45 @@ describe('Prometheus alert and recording rules', () => {
       }
       // Every security alert, critical or warning, is never a target of an inhibition.
       for (const m of rule.target_matchers as string[]) {
-        const [, op, value] = /^alertname(=~?)"(.*)"$/.exec(m)!;
-        const matches = (n: string) => (op === '=' ? n === value : new RegExp(`^(?:${value})$`).test(n));
-        for (const n of security) assert.ok(!matches(n), `inhibit rule ${m} would silence security alert ${n}`);
+        for (const n of security) assert.ok(!matchesAlertname(m, n), `inhibit rule ${m} would silence security alert ${n}`);
+      }
+    }
+  });
+
+  it('inhibition: one page per outage, never a security alert, never across targets', () => {
+    const am = parse(readFileSync(join(root, 'deploy/prometheus/alertmanager.yml'), 'utf8')) as { inhibit_rules: InhibitRule[] };
+    const all = alerts();
+    // The source alerts that can silence an alert, by name.
+    const inhibitors = (name: string): string[] =>
+      am.inhibit_rules
+        .filter((r) => r.target_matchers.some((m) => matchesAlertname(m, name)))
+        .flatMap((r) => all.map((a) => a.alert).filter((n) => r.source_matchers.some((m) => matchesAlertname(m, n))));
+
+    for (const a of all.filter((x) => x.labels?.category === 'security')) {
+      assert.deepEqual(inhibitors(a.alert), [], `security alert ${a.alert} can be inhibited`);
+    }
+    // The live session's availability alerts follow the outage that causes them...
+    for (const n of ['CameraServiceSessionHeartbeatFailing', 'CameraServiceSessionFlapping', 'CameraServiceSessionServerPingsStopped']) {
+      assert.ok(inhibitors(n).includes('CameraServiceDown'), `${n} is not inhibited by CameraServiceDown`);
+    }
+    for (const n of ['CameraServiceSessionFlapping', 'CameraServiceSessionServerPingsStopped']) {
+      assert.ok(inhibitors(n).includes('CameraServiceSessionHeartbeatFailing'), `${n} is not inhibited by CameraServiceSessionHeartbeatFailing`);
+    }
+    // ...but an invalid notification is not caused by an outage.
+    assert.deepEqual(inhibitors('CameraServiceSessionInvalidNotifications'), []);
+
+    // Alertmanager counts a label missing on both sides as equal: an `equal` label that a
+    // target alert can lack would let any source alert silence it, on every target. Every
+    // firing case of every target alert in the unit tests must carry each `equal` label.
+    const firing = firingLabels(yamlFiles(TESTS_DIR));
+    for (const rule of am.inhibit_rules) {
+      assert.ok((rule.equal ?? []).length > 0, `inhibit rule ${rule.source_matchers.join(',')} has no equal labels`);
+      for (const a of all.filter((x) => rule.target_matchers.some((m) => matchesAlertname(m, x.alert)))) {
+        const cases = firing.get(a.alert) ?? [];
+        assert.ok(cases.length > 0, `${a.alert}: no firing unit test case`);
+        for (const labels of cases) {
+          for (const l of rule.equal ?? []) assert.ok(labels[l], `${a.alert} fires without label ${l}, which inhibit rule ${rule.source_matchers.join(',')} requires equal`);
+        }
       }
     }
   });
@@ -226,6 +287,11 @@ describe('Prometheus alert and recording rules', () => {
     assert.equal(route(['alertname=AccessMatrixSweepStalled', 'severity=warning', 'category=monitoring', 'target=cam1']), 'ops-tickets');
     assert.equal(route(['alertname=ProtectedMethodMissing', 'severity=warning', 'category=monitoring', 'target=cam1', 'method=get_status']), 'ops-tickets');
     assert.equal(route(['alertname=CameraServiceDown', 'severity=critical', 'category=availability', 'target=cam1']), 'oncall-pager');
+    // The live session: the heartbeat pages, the warnings open tickets.
+    assert.equal(route(['alertname=CameraServiceSessionHeartbeatFailing', 'severity=critical', 'category=availability', 'target=cam1', 'probe=session']), 'oncall-pager');
+    for (const n of ['CameraServiceSessionFlapping', 'CameraServiceSessionServerPingsStopped', 'CameraServiceSessionInvalidNotifications']) {
+      assert.equal(route([`alertname=${n}`, 'severity=warning', 'category=availability', 'target=cam1', 'probe=session']), 'ops-tickets', n);
+    }
     assert.equal(route(['alertname=ProbesNotRunning', 'severity=warning', 'category=monitoring']), 'ops-tickets');
   });
 });
