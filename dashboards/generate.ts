@@ -200,7 +200,7 @@ export function camprobeDashboard(): Dashboard {
     .withPanel(
       bigStat(
         'SECURITY VIOLATIONS (time range)',
-        'Runs in which a protected method answered with a result to missing, forged, expired or too-weak credentials. Anything but 0 is a security incident: see the ProtectedMethodExposed runbook.',
+        'Runs that found a security violation: a protected method answered with a result to missing, forged, expired or too-weak credentials (ProtectedMethodExposed), or a session probe found an expired session still served or a notification sent to an unauthenticated socket (CameraServiceSessionExpiryNotEnforced, CameraServiceUnauthenticatedNotification). Anything but 0 is a security incident: see the runbook of the alert that fired.',
       )
         .span(8)
         .height(6)
@@ -215,12 +215,15 @@ export function camprobeDashboard(): Dashboard {
         .noValue('0'),
     )
     .withPanel(
-      bigStat('ProtectedMethodExposed firing', 'Security alerts firing now, per target.')
+      bigStat(
+        'Critical security alerts firing',
+        'Critical security alerts firing now (ProtectedMethodExposed, CameraServiceSessionExpiryNotEnforced, CameraServiceUnauthenticatedNotification), for the selected targets: one per exposed method or session finding, per camprobe.',
+      )
         .span(4)
         .height(6)
         .withTarget(
           instantQuery(
-            'count(ALERTS{alertname="ProtectedMethodExposed", alertstate="firing", target=~"$target"}) or vector(0)',
+            'count(ALERTS{category="security", severity="critical", alertstate="firing", target=~"$target"}) or vector(0)',
             'firing',
           ),
         )
@@ -229,7 +232,10 @@ export function camprobeDashboard(): Dashboard {
         .noValue('0'),
     )
     .withPanel(
-      timeSeries('Security violations', 'Runs that found a protected method answering without valid credentials, per target, probe and location.')
+      timeSeries(
+        'Security violations',
+        "Runs that found a security violation (a protected method answering without valid credentials, or a session probe's finding), per target, probe and location.",
+      )
         .height(6)
         .withTarget(
           query(
@@ -419,7 +425,7 @@ export function camprobeDashboard(): Dashboard {
     .withPanel(
       timeSeries(
         'Session disconnects by reason',
-        'Disconnects of the held session per interval, per target, location and reason: closed (the service closed it; the close code is in camprobe\'s log), heartbeat_failed, silent (neither an answer nor a server ping within the bound), error. CameraServiceSessionFlapping fires at 4 in 15 minutes.',
+        "Disconnects of the held session per interval, per target, location and reason: closed (the service closed it; the close code is in camprobe's log), heartbeat_failed, silent (neither an answer nor a server ping within the bound), error. CameraServiceSessionFlapping fires at 4 in 15 minutes.",
       )
         .withTarget(
           query(
@@ -438,7 +444,7 @@ export function camprobeDashboard(): Dashboard {
       objectiveLine(
         timeSeries(
           'Heartbeat (warm) vs status call (cold) latency',
-          'Percentiles over 5 minutes, all selected targets and locations: the session probe\'s heartbeat on its long-lived connection (warm), against the `call` step of the other probes on a connection opened for the run (cold). Warm slower than cold: the service serves long-lived connections worse (a busy per-connection worker, a proxy buffering). The dashed line is the documented 50 ms target.',
+          "Percentiles over 5 minutes, all selected targets and locations: the session probe's heartbeat on its long-lived connection (warm), against the `call` step of the other probes on a connection opened for the run (cold). Warm slower than cold: the service serves long-lived connections worse (a busy per-connection worker, a proxy buffering). The dashed line is the documented 50 ms target.",
         )
           .withTarget(query(`histogram_quantile(0.5, sum by (le) (camprobe:session_heartbeat_duration_seconds_bucket:rate5m{${SEL}}))`, 'heartbeat p50', 'A'))
           .withTarget(query(`histogram_quantile(0.99, sum by (le) (camprobe:session_heartbeat_duration_seconds_bucket:rate5m{${SEL}}))`, 'heartbeat p99', 'B'))
@@ -500,7 +506,7 @@ export function camprobeDashboard(): Dashboard {
     .withPanel(
       timeSeries(
         'Session expiry checks and unauthenticated notifications',
-        'Expiry checks per interval by result, per target: a session held past its token\'s exp must be refused (enforced); not_enforced is CameraServiceSessionExpiryNotEnforced, inconclusive means the check could not tell. Notifications received by a socket that never authenticated (UNAUTHENTICATED) are CameraServiceUnauthenticatedNotification. Only enforced (and some inconclusive) is normal.',
+        "Expiry checks per interval by result, per target: a session held past its token's exp must be refused (enforced); not_enforced is CameraServiceSessionExpiryNotEnforced, inconclusive means the check could not tell. Notifications received by a socket that never authenticated (UNAUTHENTICATED) are CameraServiceUnauthenticatedNotification. Only enforced (and some inconclusive) is normal.",
       )
         .withTarget(
           query(

@@ -307,6 +307,37 @@ describe('Grafana dashboards as code', () => {
     assert.equal(status, 0, output);
   });
 
+  it('the security stat counts every critical security alert that fires, and nothing else (promtool test rules)', () => {
+    const q = panelQueries(camprobeDashboard()).find((x) => x.panel === 'Critical security alerts firing');
+    assert.ok(q, 'no panel "Critical security alerts firing"');
+    const alert = (name: string, state: string, severity: string, category: string, extra: string) =>
+      `ALERTS{alertname="${name}",alertstate="${state}",severity="${severity}",category="${category}",target="cam1",${extra}}`;
+    const unit = {
+      rule_files: [],
+      evaluation_interval: '1m',
+      tests: [
+        {
+          interval: '1m',
+          input_series: [
+            // Counted: two exposed methods and a session finding.
+            { series: alert('ProtectedMethodExposed', 'firing', 'critical', 'security', 'method="get_server_info"'), values: '1x5' },
+            { series: alert('ProtectedMethodExposed', 'firing', 'critical', 'security', 'method="get_metrics"'), values: '1x5' },
+            { series: alert('CameraServiceSessionExpiryNotEnforced', 'firing', 'critical', 'security', 'probe="session"'), values: '1x5' },
+            // Not counted: pending, a security warning, a critical availability alert.
+            { series: alert('CameraServiceUnauthenticatedNotification', 'pending', 'critical', 'security', 'probe="session"'), values: '1x5' },
+            { series: alert('ProtectedMethodRejectionUnconfirmed', 'firing', 'warning', 'security', 'method="get_status"'), values: '1x5' },
+            { series: alert('CameraServiceSessionHeartbeatFailing', 'firing', 'critical', 'availability', 'probe="session"'), values: '1x5' },
+          ],
+          promql_expr_test: [{ expr: grafanaExpr(q.expr), eval_time: '5m', exp_samples: [{ labels: '{}', value: 3 }] }],
+        },
+      ],
+    };
+    const file = join(dir, 'security-stat.yml');
+    writeFileSync(file, stringify(unit));
+    const { status, output } = promtool(['test', 'rules', file]);
+    assert.equal(status, 0, output);
+  });
+
   it('provisioning points Grafana at the committed dashboards folder and a Prometheus datasource', () => {
     const dashboards = parse(readFileSync(join(root, 'deploy/grafana/provisioning/dashboards/camprobe.yml'), 'utf8'));
     const provider = dashboards.providers[0];
