@@ -104,6 +104,107 @@ describe('session probe', () => {
   });
 });
 
+describe('session probe against the simulator\'s session faults', () => {
+  let sim: Simulator;
+  const open: PreparedProbe[] = [];
+  async function startSim(opts: Partial<SimulatorOptions> = {}): Promise<Simulator> {
+    sim = await startSimulator({ jwtSecret: SECRET, ...opts });
+    return sim;
+  }
+  function held(config: Config): PreparedProbe {
+    const p = prepare(config);
+    open.push(p);
+    return p;
+  }
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((p) => p.close()));
+    await sim?.close();
+  });
+
+  /** Runs `p` until `pred` holds on a run, at most `max` runs. */
+  async function runUntil(p: PreparedProbe, pred: (r: RunRecord) => boolean, max = 40): Promise<RunRecord> {
+    for (let i = 0; i < max; i++) {
+      const r = await run(p);
+      if (pred(r)) return r;
+    }
+    throw new Error('condition not reached');
+  }
+
+  it('server pings are seen; with them stopped and no answers the connection is declared dead and replaced', async () => {
+    await startSim({ pingIntervalMs: 20 });
+    const p = held(sessionConfig(sim.url, '        expiry_check: off\n        dead_after: 300ms\n'));
+    const seen = await runUntil(p, (r) => r.session!.lastServerPingAtMs !== undefined);
+    assert.equal(seen.result, 'success');
+    sim.setFaults({ noServerPings: true, silent: true });
+    const dead = await runUntil(p, (r) => r.session!.disconnects.silent + r.session!.disconnects.heartbeat_failed > 0);
+    assert.equal(dead.result, 'failure');
+    sim.setFaults({});
+    const back = await runUntil(p, (r) => r.result === 'success');
+    assert.ok(back.session!.reconnects >= 1);
+  });
+
+  it('connections dropped after a while: counted as closed, reconnected', async () => {
+    await startSim();
+    sim.setFaults({ dropAfterMs: 50 });
+    const p = held(sessionConfig(sim.url, '        expiry_check: off\n'));
+    const r = await runUntil(p, (x) => x.session!.disconnects.closed > 0 && x.session!.reconnects > 0);
+    assert.ok(r.session!.disconnects.closed >= 1);
+  });
+
+  it('malformed notifications are counted with a sample; stalled ones stop the count', async () => {
+    await startSim();
+    const p = held(sessionConfig(sim.url, '        expiry_check: off\n'));
+    await run(p);
+    sim.setFaults({ malformedNotifications: true });
+    sim.notify('camera_status_update', { device: 'camera0', status: 'CONNECTED' });
+    const bad = await runUntil(p, (r) => r.session!.invalidNotifications > 0);
+    assert.equal(bad.result, 'success', 'malformed notifications are counted, not a failed run');
+    assert.match(bad.session!.invalidSamples[0]!, /^camera_status_update: /);
+    sim.setFaults({ stallNotifications: true });
+    const before = bad.session!.notifications.camera_status_update;
+    sim.notify('camera_status_update', { device: 'camera0', status: 'CONNECTED' });
+    const after = await run(p);
+    assert.equal(after.session!.notifications.camera_status_update, before);
+  });
+
+  it('a session over a real 1 s-expiry token is refused after expiry and re-authenticates', async () => {
+    await startSim();
+    const p = held(sessionConfig(sim.url, '        expiry_check: 1s\n        expiry_ttl: 1s\n        clock_skew: 200ms\n'));
+    const r = await runUntil(p, (x) => Object.values(x.session!.expiryChecks).some((n) => n > 0), 20);
+    assert.equal(r.session!.expiryChecks.enforced, 1, r.session!.lastExpiryCheck);
+    assert.equal(r.result, 'success', r.detail);
+    assert.match(r.session!.lastExpiryCheck!, /^enforced: refused after expiry \(-32001\) and restored by a fresh authenticate$/);
+  });
+
+  it('expiry ignored by the service: security_violation until a check finds it enforced again', async () => {
+    await startSim();
+    sim.setFaults({ ignoreTokenExpiry: true });
+    const p = held(sessionConfig(sim.url, '        expiry_check: 1s\n        expiry_ttl: 1s\n        clock_skew: 200ms\n'));
+    const bad = await runUntil(p, (x) => x.session!.expiryChecks.not_enforced > 0, 20);
+    assert.equal(bad.result, 'failure');
+    assert.equal(bad.reason, 'security_violation');
+    assert.match(bad.detail!, /answered ping after its token expired/);
+    sim.setFaults({});
+    const good = await runUntil(p, (x) => x.session!.expiryChecks.enforced > 0, 20);
+    assert.equal(good.result, 'success', good.detail);
+  });
+
+  it('notifications pushed to a connection that never authenticated: security_violation', async () => {
+    await startSim();
+    const p = held(sessionConfig(sim.url, '        expiry_check: off\n        listen_unauthenticated: true\n'));
+    await run(p);
+    sim.notify('camera_status_update', { device: 'camera0', status: 'CONNECTED' });
+    const healthy = await run(p);
+    assert.equal(healthy.result, 'success', 'a correct service notifies only authenticated sessions');
+    assert.equal(healthy.session!.unauthenticatedNotifications, 0);
+    sim.setFaults({ notifyUnauthenticated: true });
+    sim.notify('camera_status_update', { device: 'camera0', status: 'CONNECTED' });
+    const leak = await runUntil(p, (x) => x.session!.unauthenticatedNotifications > 0, 20);
+    assert.equal(leak.reason, 'security_violation');
+    assert.match(leak.detail!, /unauthenticated connection received camera_status_update/);
+  });
+});
+
 describe('session probe in the daemon', () => {
   it('a reload keeps an unchanged session open, a changed one reconnects, stop closes it', async (t) => {
     const { mkdtempSync, writeFileSync } = await import('node:fs');
