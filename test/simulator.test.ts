@@ -936,6 +936,7 @@ describe('connections and HTTP', () => {
         peakRequestsPerMinute: 0,
         requestsLastMinute: 0,
         peakOpenConnections: fresh.openConnections,
+        pingsSent: 0,
       },
     );
     await d.call('ping');

@@ -22,6 +22,7 @@ const USAGE = `usage: cli.js [options]
   --max-connections N             default 100
   --rate-limit-per-minute N       default 0 (off)
   --notification-interval-ms N    default 0 (off)
+  --ping-interval-ms N            WebSocket ping frame to each connection, default 30000 (0: off)
   --faults JSON                   initial faults, e.g. '{"latencyMs":200}' (see below)
   --help
 
@@ -84,6 +85,7 @@ function optionsFromArgs(argv: string[], env: NodeJS.ProcessEnv): SimulatorOptio
       'max-connections': { type: 'string' },
       'rate-limit-per-minute': { type: 'string' },
       'notification-interval-ms': { type: 'string' },
+      'ping-interval-ms': { type: 'string' },
       faults: { type: 'string' },
       help: { type: 'boolean' },
     },
@@ -102,6 +104,7 @@ function optionsFromArgs(argv: string[], env: NodeJS.ProcessEnv): SimulatorOptio
     maxConnections: parseCount('max-connections', values['max-connections'], 100),
     rateLimitPerMinute: parseCount('rate-limit-per-minute', values['rate-limit-per-minute'], 0),
     notificationIntervalMs: parseCount('notification-interval-ms', values['notification-interval-ms'], 0),
+    pingIntervalMs: parseCount('ping-interval-ms', values['ping-interval-ms'], 30_000),
   };
   if (values.faults !== undefined) {
     let input: unknown;

@@ -59,6 +59,11 @@ export interface SimulatorFaults {
   /** `GET /health/ready` answers 503 (also the case when `upgradeStatus` is 503). */
   healthNotReady?: boolean;
 
+  // --- long-held sessions: what a client holding one connection for hours sees ------------
+
+  /** The server stops sending WebSocket ping frames (`SimulatorOptions.pingIntervalMs`). */
+  noServerPings?: boolean;
+
   // --- the access matrix: one method × one credential class at a time ---------------------
   // `unknownMethods` is checked first, then `exposeProtected`; a (method, class) pair may
   // appear once across `exposeMethods` and `refusalErrors`. Names must be methods the
@@ -218,6 +223,7 @@ const FAULT_RULES: Record<keyof SimulatorFaults, Rule> = {
   upgradeStatus: intIn(300, 599),
   hangUpgrade: boolean,
   healthNotReady: boolean,
+  noServerPings: boolean,
   exposeMethods: listOf('{method, credential}', shape({ method: methodName, credential: credentialClass })),
   methodRoles: rolesByMethod,
   refusalErrors: listOf(
@@ -253,6 +259,7 @@ export const FAULT_HELP: Readonly<Record<keyof SimulatorFaults, readonly [type: 
   upgradeStatus: ['status', 'refuses the WebSocket upgrade with this HTTP status'],
   hangUpgrade: ['bool', 'accepts TCP but never answers the upgrade'],
   healthNotReady: ['bool', 'GET /health/ready answers 503'],
+  noServerPings: ['bool', 'the server stops sending WebSocket ping frames'],
   exposeMethods: ['[{method, credential}]', 'that method answers that credential class normally, per call and on a session'],
   methodRoles: ['{method: role}', 'the role a method needs, changed at run time (a lost or drifted table entry)'],
   refusalErrors: ['[{method, credential, code, message?}]', 'that error instead of the refusal of that credential class'],

@@ -67,6 +67,12 @@ export interface SimulatorOptions {
   /** Default 0 = off; when > 0, `camera_status_update` is sent to every client this often. */
   notificationIntervalMs?: number;
   /**
+   * A correct service keeps idle connections alive: a WebSocket ping frame to every served
+   * connection this often, counted from its upgrade (`ws` clients answer pong by
+   * themselves). Default 30000; 0 = off. The `noServerPings` fault stops them.
+   */
+  pingIntervalMs?: number;
+  /**
    * Monotonic milliseconds for the per-minute figures (rate limit, peakRequestsPerMinute).
    * Default performance.now; tests pass their own to move time without waiting.
    */
@@ -97,6 +103,8 @@ export interface SimulatorStats {
   requestsLastMinute: number;
   /** The most connections served at the same time (as `openConnections` counts them). */
   peakOpenConnections: number;
+  /** WebSocket ping frames sent, all connections together. */
+  pingsSent: number;
 }
 
 export interface Simulator {
@@ -279,6 +287,7 @@ const MAX_METHOD_NAME = 100;
 const NOTIFY_BACKLOG_BYTES = 1024 * 1024; // a client that does not read is skipped, not buffered for
 const TRICKLE_PIECES = 8;
 const MAX_FILES = 1000; // per kind: recordings, snapshots
+const MAX_TIMER_MS = 2 ** 31 - 1; // setTimeout's ceiling
 
 const DEFAULT_CAMERAS: readonly SimCamera[] = [
   { device: 'camera0', status: 'CONNECTED', name: 'Camera 0', resolution: '1920x1080', fps: 30 },
@@ -303,6 +312,8 @@ interface Connection {
   recent: number[];
   /** Frames are handled one after the other, so `authenticate` settles before the next call. */
   inbox: Promise<void>;
+  /** Sends the ping frames (pingIntervalMs); cleared when the connection or the simulator closes. */
+  pingTimer: NodeJS.Timeout | undefined;
   /** Writes are serialised, so a fragmented (trickled) message is never interleaved. */
   outbox: Promise<void>;
 }
@@ -317,6 +328,7 @@ class CameraServiceSimulator implements Simulator {
   private readonly maxConnections: number;
   private readonly rateLimitPerMinute: number;
   private readonly notificationIntervalMs: number;
+  private readonly pingIntervalMs: number;
   private faults: SimulatorFaults;
   private cameras: SimCamera[];
   /** filename → creation time, oldest first. */
@@ -341,6 +353,7 @@ class CameraServiceSimulator implements Simulator {
   private readonly clock: () => number;
   private readonly lastMinute = new RequestWindow(RATE_WINDOW_MS);
   private peakOpen = 0;
+  private pingsSent = 0;
 
   constructor(options: SimulatorOptions) {
     if (typeof options.jwtSecret !== 'string' || options.jwtSecret.length === 0) {
@@ -353,6 +366,7 @@ class CameraServiceSimulator implements Simulator {
     this.maxConnections = options.maxConnections ?? 100;
     this.rateLimitPerMinute = options.rateLimitPerMinute ?? 0;
     this.notificationIntervalMs = options.notificationIntervalMs ?? 0;
+    this.pingIntervalMs = timerOption('pingIntervalMs', options.pingIntervalMs, 30_000);
     this.clock = options.clock ?? (() => performance.now());
     this.faults = {};
     this.setFaults(options.faults ?? {});
@@ -417,6 +431,7 @@ class CameraServiceSimulator implements Simulator {
       peakRequestsPerMinute: this.lastMinute.peak(),
       requestsLastMinute: this.lastMinute.count(this.clock()),
       peakOpenConnections: this.peakOpen,
+      pingsSent: this.pingsSent,
     };
   }
 
@@ -427,6 +442,7 @@ class CameraServiceSimulator implements Simulator {
     this.executedByMethod.clear();
     this.lastMinute.reset();
     this.peakOpen = this.clients.size;
+    this.pingsSent = 0;
   }
 
   close(): Promise<void> {
@@ -436,6 +452,7 @@ class CameraServiceSimulator implements Simulator {
 
   private shutdown(): Promise<void> {
     clearInterval(this.notifyTimer);
+    for (const conn of this.clients) stopConnectionTimers(conn);
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     for (const ws of this.wss.clients) ws.terminate();
@@ -495,16 +512,27 @@ class CameraServiceSimulator implements Simulator {
   }
 
   private serve(ws: WebSocket): void {
-    const conn: Connection = { ws, auth: 'none', recent: [], inbox: Promise.resolve(), outbox: Promise.resolve() };
+    const conn: Connection = { ws, auth: 'none', recent: [], inbox: Promise.resolve(), outbox: Promise.resolve(), pingTimer: undefined };
     this.clients.add(conn);
     this.peakOpen = Math.max(this.peakOpen, this.clients.size);
-    ws.on('close', () => this.clients.delete(conn));
+    ws.on('close', () => {
+      stopConnectionTimers(conn);
+      this.clients.delete(conn);
+    });
+    if (this.pingIntervalMs > 0) conn.pingTimer = setInterval(() => this.ping(conn), this.pingIntervalMs);
     ws.on('message', (data, isBinary) => {
       this.lastMinute.add(this.clock()); // on arrival: handling may wait for earlier frames
       conn.inbox = conn.inbox
         .then(() => this.onFrame(conn, data, isBinary))
         .catch(() => closeWith(ws, 1011, 'internal error')); // a bug: fail loudly, keep the chain alive
     });
+  }
+
+  /** One keep-alive ping frame, unless the `noServerPings` fault (read at each tick) stops them. */
+  private ping(conn: Connection): void {
+    if (this.faults.noServerPings || conn.ws.readyState !== WebSocket.OPEN) return;
+    conn.ws.ping();
+    this.pingsSent += 1;
   }
 
   // --- requests -----------------------------------------------------------------------
@@ -892,6 +920,20 @@ function accessFault(faults: SimulatorFaults, method: string, access: Credential
 function accessOf(seen: Seen, needed: Role): 'ok' | CredentialClass {
   if (typeof seen === 'string') return seen;
   return ROLE_RANK[seen.role] < ROLE_RANK[needed] ? 'role_too_low' : 'ok';
+}
+
+/** A delay option: milliseconds setTimeout can wait (it fires at once beyond 2^31 - 1). */
+function timerOption(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value < 0 || value > MAX_TIMER_MS) {
+    throw new TypeError(`${name} must be a number of milliseconds between 0 and ${MAX_TIMER_MS}`);
+  }
+  return value;
+}
+
+function stopConnectionTimers(conn: Connection): void {
+  clearInterval(conn.pingTimer);
+  conn.pingTimer = undefined;
 }
 
 function refuseUpgrade(socket: Duplex, status: number): void {

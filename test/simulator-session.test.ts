@@ -1,0 +1,136 @@
+/**
+ * The simulator as a long-held session sees it: server pings, notifications only to valid
+ * sessions, token expiry on the session, dropped connections, and the faults of each.
+ * Real `ws` clients on port 0; every wait is on an event (a frame, a ping, a close), never
+ * a sleep: a tiny pingIntervalMs serves as the clock where time has to pass.
+ */
+import { describe, test } from 'node:test';
+import type { TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { WebSocket } from 'ws';
+import { startSimulator } from '../src/simulator/simulator.js';
+import type { Simulator, SimulatorOptions } from '../src/simulator/simulator.js';
+
+const SECRET = 'simulator-session-test-secret-0123456789';
+const API_KEY = 'sim-session-api-key-viewer';
+
+type Json = Record<string, unknown>;
+
+/** A `ws` client that matches answers by id and keeps every notification and ping it gets. */
+class Client {
+  readonly notifications: unknown[] = [];
+  pings = 0;
+  private readonly pending = new Map<unknown, (message: Json) => void>();
+  private nextId = 1;
+
+  constructor(readonly ws: WebSocket) {
+    ws.on('error', () => undefined); // failures are asserted through 'close' and answers
+    ws.on('ping', () => {
+      this.pings += 1;
+    });
+    ws.on('message', (data) => {
+      const message = JSON.parse(String(data)) as Json;
+      const answer = this.pending.get(message.id);
+      if (answer) {
+        this.pending.delete(message.id);
+        answer(message);
+      } else {
+        this.notifications.push(message);
+        ws.emit('notification', message);
+      }
+    });
+  }
+
+  call(method: string, params?: Json): Promise<Json> {
+    const id = this.nextId++;
+    const answered = new Promise<Json>((resolve) => this.pending.set(id, resolve));
+    this.ws.send(JSON.stringify({ jsonrpc: '2.0', method, id, ...(params === undefined ? {} : { params }) }));
+    return answered;
+  }
+
+  /** Opens a session; fails the test if `authenticate` refuses. */
+  async authenticate(token: string): Promise<void> {
+    const answer = await this.call('authenticate', { auth_token: token });
+    assert.equal((answer.result as Json | undefined)?.authenticated, true, JSON.stringify(answer));
+  }
+
+  /**
+   * Resolves once the server has handled everything before: a ping/pong round trip. A
+   * notification the server sent this connection before it read the ping arrives first.
+   */
+  async flush(): Promise<void> {
+    const pong = once(this.ws, 'pong');
+    this.ws.ping();
+    await pong;
+  }
+
+  /** Resolves after the `event`s that make `done()` true (at once if it already is). */
+  async until(event: 'ping' | 'notification', done: () => boolean): Promise<void> {
+    while (!done()) await once(this.ws, event);
+  }
+
+  closed(): Promise<number> {
+    if (this.ws.readyState === WebSocket.CLOSED) return Promise.resolve(-1);
+    return new Promise((resolve) => this.ws.once('close', (code: number) => resolve(code)));
+  }
+}
+
+async function sim(t: TestContext, options: Partial<SimulatorOptions> = {}): Promise<Simulator> {
+  const s = await startSimulator({ jwtSecret: SECRET, apiKeys: [{ key: API_KEY, role: 'viewer' }], ...options });
+  t.after(() => s.close());
+  return s;
+}
+
+async function open(t: TestContext, s: Simulator): Promise<Client> {
+  const client = new Client(new WebSocket(s.url));
+  t.after(async () => {
+    if (client.ws.readyState === WebSocket.CLOSED) return;
+    const closed = client.closed();
+    client.ws.terminate();
+    await closed;
+  });
+  await once(client.ws, 'open');
+  return client;
+}
+
+// --- server pings ----------------------------------------------------------------------------
+
+describe('server ping frames', () => {
+  test('every connection gets a ping every pingIntervalMs, authenticated or not, counted in pingsSent', async (t) => {
+    const s = await sim(t, { pingIntervalMs: 10 });
+    const [session, anonymous] = [await open(t, s), await open(t, s)];
+    await session.authenticate(API_KEY);
+    await Promise.all([session.until('ping', () => session.pings >= 3), anonymous.until('ping', () => anonymous.pings >= 3)]);
+    assert.ok(s.stats().pingsSent >= 6, `${s.stats().pingsSent} pings sent`);
+    s.resetStats();
+    assert.equal(s.stats().pingsSent, 0);
+  });
+
+  test('noServerPings stops them on open connections; clearing it resumes them', async (t) => {
+    const s = await sim(t, { pingIntervalMs: 10, notificationIntervalMs: 10 });
+    const c = await open(t, s);
+    await c.authenticate(API_KEY);
+    await c.until('ping', () => c.pings >= 1);
+    s.setFaults({ noServerPings: true });
+    const [pings, sent] = [c.pings, s.stats().pingsSent];
+    // The notification timer, as fast as the ping one, is the clock: ten ticks without a ping.
+    await c.until('notification', () => c.notifications.length >= 10);
+    assert.equal(c.pings, pings);
+    assert.equal(s.stats().pingsSent, sent);
+    s.setFaults({});
+    await c.until('ping', () => c.pings > pings);
+  });
+
+  test('pingIntervalMs 0 turns them off; an impossible interval is refused', async (t) => {
+    const s = await sim(t, { pingIntervalMs: 0, notificationIntervalMs: 5 });
+    const c = await open(t, s);
+    await c.authenticate(API_KEY);
+    await c.until('notification', () => c.notifications.length >= 5);
+    assert.equal(c.pings, 0);
+    assert.equal(s.stats().pingsSent, 0);
+    for (const pingIntervalMs of [-1, Number.NaN, 2 ** 31]) {
+      await assert.rejects(startSimulator({ jwtSecret: SECRET, pingIntervalMs }), /pingIntervalMs must be a number of milliseconds/);
+    }
+  });
+});
