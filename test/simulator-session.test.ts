@@ -8,6 +8,7 @@ import { describe, test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { SignJWT } from 'jose';
 import { WebSocket } from 'ws';
 import { startSimulator } from '../src/simulator/simulator.js';
 import type { Simulator, SimulatorOptions } from '../src/simulator/simulator.js';
@@ -94,6 +95,26 @@ async function open(t: TestContext, s: Simulator): Promise<Client> {
   return client;
 }
 
+const seconds = (): number => Math.floor(Date.now() / 1000);
+
+/**
+ * `exp` of a JWT that lives about a second: the second after the current one, rounded so
+ * that 0.3 to 1.3 s remain (a token minted in a second's last milliseconds would expire
+ * before `authenticate` could accept it).
+ */
+const oneSecondExp = (): number => Math.floor((Date.now() + 300) / 1000) + 1;
+
+function mint(role: string, exp = seconds() + 300): Promise<string> {
+  return new SignJWT({ user_id: 'operator-console', role, iat: seconds(), exp })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .sign(new TextEncoder().encode(SECRET));
+}
+
+function errorOf(answer: Json): { code?: number; message?: string } | undefined {
+  return answer.error as { code?: number; message?: string } | undefined;
+}
+
+
 // --- server pings ----------------------------------------------------------------------------
 
 describe('server ping frames', () => {
@@ -132,5 +153,56 @@ describe('server ping frames', () => {
     for (const pingIntervalMs of [-1, Number.NaN, 2 ** 31]) {
       await assert.rejects(startSimulator({ jwtSecret: SECRET, pingIntervalMs }), /pingIntervalMs must be a number of milliseconds/);
     }
+  });
+});
+
+// --- token expiry on the session ---------------------------------------------------------------
+
+describe('token expiry on a session', () => {
+  test('a session on a 1 s JWT is refused with "Token expired" after exp; re-authenticating restores it; API keys never expire', async (t) => {
+    const s = await sim(t, { pingIntervalMs: 20 });
+    const [c, keyed] = [await open(t, s), await open(t, s)];
+    const exp = oneSecondExp();
+    const token = await mint('viewer', exp);
+    await c.authenticate(token);
+    await keyed.authenticate(API_KEY);
+    assert.equal((await c.call('ping')).result, 'pong');
+
+    await c.until('ping', () => Date.now() >= exp * 1000); // the server's pings are the clock
+    for (const method of ['ping', 'get_camera_list']) {
+      assert.deepEqual(errorOf(await c.call(method)), { code: -32001, message: 'Token expired' }, method);
+    }
+    assert.deepEqual(errorOf(await c.call('ping', { auth_token: token })), { code: -32001, message: 'Authentication failed' }, 'per call, jose refuses it');
+    assert.equal((await keyed.call('ping')).result, 'pong', 'the API key session lives on');
+
+    // The class of an expired session is `expired`, as the access faults name it.
+    s.setFaults({ exposeMethods: [{ method: 'get_camera_list', credential: 'expired' }] });
+    assert.ok('result' in (await c.call('get_camera_list')));
+    assert.equal(errorOf(await c.call('ping'))?.code, -32001);
+    s.setFaults({});
+
+    assert.equal(errorOf(await c.call('authenticate', { auth_token: token }))?.code, -32003, 'the expired token cannot reopen it');
+    assert.deepEqual(errorOf(await c.call('ping')), { code: -32001, message: 'Authentication required' });
+    await c.authenticate(await mint('viewer'));
+    assert.equal((await c.call('ping')).result, 'pong');
+  });
+
+  test('ignoreTokenExpiry keeps the session answering after exp; a per-call or fresh use of the token is still refused', async (t) => {
+    const s = await sim(t, { pingIntervalMs: 20, faults: { ignoreTokenExpiry: true } });
+    const c = await open(t, s);
+    const exp = oneSecondExp();
+    const token = await mint('operator', exp);
+    await c.authenticate(token);
+    await c.until('ping', () => Date.now() >= exp * 1000);
+    assert.equal((await c.call('ping')).result, 'pong');
+    assert.ok('result' in (await c.call('take_snapshot', { device: 'camera0' })), 'with its role');
+    assert.equal(errorOf(await c.call('ping', { auth_token: token }))?.code, -32001);
+
+    s.setFaults({}); // read at each call: a correct service again
+    assert.deepEqual(errorOf(await c.call('ping')), { code: -32001, message: 'Token expired' });
+    s.setFaults({ ignoreTokenExpiry: true });
+    assert.equal((await c.call('ping')).result, 'pong');
+    assert.equal(errorOf(await c.call('authenticate', { auth_token: token }))?.code, -32003);
+    assert.equal(errorOf(await c.call('ping'))?.code, -32001, 'the refused authenticate ended the session');
   });
 });

@@ -63,6 +63,12 @@ export interface SimulatorFaults {
 
   /** The server stops sending WebSocket ping frames (`SimulatorOptions.pingIntervalMs`). */
   noServerPings?: boolean;
+  /**
+   * Security regression: a session opened with a JWT stays valid after the token's `exp`
+   * (calls on it keep answering). A token presented after its `exp` (per call or to
+   * `authenticate`) is still refused.
+   */
+  ignoreTokenExpiry?: boolean;
 
   // --- the access matrix: one method × one credential class at a time ---------------------
   // `unknownMethods` is checked first, then `exposeProtected`; a (method, class) pair may
@@ -74,7 +80,7 @@ export interface SimulatorFaults {
    * Security regression: `method` answers normally when called with `credential`, per call
    * (`auth_token` in the params) and on a session (no token: the class of the last token
    * `authenticate` was given on the connection counts, even if it refused it; `none` when it
-   * never was called). "Normally" means after authorization: a result, or the method's own
+   * never was called; `expired` once the JWT of a session has expired). "Normally" means after authorization: a result, or the method's own
    * errors (unknown camera or file, missing params). With `method: "authenticate"`, that
    * class is answered `{authenticated: true}` but no session is opened. Every other pair is
    * still refused.
@@ -224,6 +230,7 @@ const FAULT_RULES: Record<keyof SimulatorFaults, Rule> = {
   hangUpgrade: boolean,
   healthNotReady: boolean,
   noServerPings: boolean,
+  ignoreTokenExpiry: boolean,
   exposeMethods: listOf('{method, credential}', shape({ method: methodName, credential: credentialClass })),
   methodRoles: rolesByMethod,
   refusalErrors: listOf(
@@ -260,6 +267,7 @@ export const FAULT_HELP: Readonly<Record<keyof SimulatorFaults, readonly [type: 
   hangUpgrade: ['bool', 'accepts TCP but never answers the upgrade'],
   healthNotReady: ['bool', 'GET /health/ready answers 503'],
   noServerPings: ['bool', 'the server stops sending WebSocket ping frames'],
+  ignoreTokenExpiry: ['bool', "security regression: a JWT session stays valid after the token's exp"],
   exposeMethods: ['[{method, credential}]', 'that method answers that credential class normally, per call and on a session'],
   methodRoles: ['{method: role}', 'the role a method needs, changed at run time (a lost or drifted table entry)'],
   refusalErrors: ['[{method, credential, code, message?}]', 'that error instead of the refusal of that credential class'],

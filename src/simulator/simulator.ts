@@ -15,7 +15,7 @@ import type { RawData } from 'ws';
 import { isPlainObject, validateFaults } from './faults.js';
 import type { CredentialClass, Role, SimulatorFaults } from './faults.js';
 import { RequestWindow } from './request-window.js';
-import { inspectToken } from './tokens.js';
+import { hasExpired, inspectToken } from './tokens.js';
 import type { BadToken, Credential } from './tokens.js';
 
 export { validateFaults };
@@ -305,7 +305,8 @@ interface Connection {
   /**
    * What the last `authenticate` on this connection was given, kept even when it was
    * refused (so a later call on the "session" is judged as that class); `none` before any
-   * attempt. A refused attempt ends any session opened before it.
+   * attempt. A refused attempt ends any session opened before it. An accepted JWT keeps its
+   * `exp`: past it, the session is `expired` (sessionCredential).
    */
   auth: Seen;
   /** Accept times within the rate window; never longer than the limit. */
@@ -617,7 +618,7 @@ class CameraServiceSimulator implements Simulator {
   private async authorize(conn: Connection, call: Call, needed: Role, faults: SimulatorFaults): Promise<Outcome | undefined> {
     if (faults.exposeProtected) return undefined;
     const perCall = call.params.auth_token !== undefined;
-    const seen = perCall ? await this.inspect(call.params.auth_token) : conn.auth;
+    const seen = perCall ? await this.inspect(call.params.auth_token) : sessionCredential(conn.auth, faults);
     const access = accessOf(seen, needed);
     if (access === 'ok') return faults.refuseValidCredentials ? fail(CODE.AUTH, 'Authentication failed') : undefined;
     const drift = accessFault(faults, call.method, access);
@@ -626,8 +627,9 @@ class CameraServiceSimulator implements Simulator {
     if (access === 'role_too_low' && typeof seen === 'object' && !faults.refuseValidCredentials) {
       return fail(CODE.FORBIDDEN, 'Insufficient permissions', { required_role: needed, role: seen.role });
     }
-    // A bad per-call token failed; on the session, nothing valid was ever authenticated.
-    return fail(CODE.AUTH, perCall ? 'Authentication failed' : 'Authentication required');
+    // A bad per-call token failed; on the session, its token expired, or nothing valid was ever authenticated.
+    if (perCall) return fail(CODE.AUTH, 'Authentication failed');
+    return fail(CODE.AUTH, typeof conn.auth === 'object' && seen === 'expired' ? 'Token expired' : 'Authentication required');
   }
 
   private inspect(token: unknown): Promise<Credential | BadToken> {
@@ -914,6 +916,15 @@ function accessFault(faults: SimulatorFaults, method: string, access: Credential
   const error = faults.refusalErrors?.find((e) => e.method === method && e.credential === access);
   if (error) return fail(error.code, error.message ?? ERROR_MESSAGES.get(error.code) ?? 'Server error');
   return faults.exposeMethods?.some((e) => e.method === method && e.credential === access) ? 'expose' : undefined;
+}
+
+/**
+ * What a session stands on now: the credential `authenticate` accepted, until its JWT's
+ * `exp` passes (then `expired`, unless the `ignoreTokenExpiry` fault keeps it valid); else
+ * the class of what `authenticate` was last given.
+ */
+function sessionCredential(auth: Seen, faults: SimulatorFaults): Seen {
+  return typeof auth === 'object' && !faults.ignoreTokenExpiry && hasExpired(auth, Date.now()) ? 'expired' : auth;
 }
 
 /** `ok` when the credential may call a method needing `needed`, else its refusal class. */
