@@ -206,3 +206,81 @@ describe('token expiry on a session', () => {
     assert.equal(errorOf(await c.call('ping'))?.code, -32001, 'the refused authenticate ended the session');
   });
 });
+
+// --- who gets notifications ----------------------------------------------------------------
+
+/** Flushes each client: a notification the server sent it before now has arrived. */
+async function flushAll(...clients: Client[]): Promise<void> {
+  await Promise.all(clients.map((c) => c.flush()));
+}
+
+describe('notifications reach valid sessions only', () => {
+  test('the timer skips connections that never authenticated, only called per call, or were refused', async (t) => {
+    const s = await sim(t, { notificationIntervalMs: 5 });
+    const [session, keyed, anonymous, perCall, refused] = [
+      await open(t, s), await open(t, s), await open(t, s), await open(t, s), await open(t, s),
+    ];
+    await session.authenticate(await mint('viewer'));
+    await keyed.authenticate(API_KEY);
+    assert.equal((await perCall.call('ping', { auth_token: API_KEY })).result, 'pong');
+    assert.equal(errorOf(await refused.call('authenticate', { auth_token: 'not.a.jwt' }))?.code, -32003);
+
+    await Promise.all([session, keyed].map((c) => c.until('notification', () => c.notifications.length >= 3)));
+    await flushAll(anonymous, perCall, refused);
+    for (const c of [anonymous, perCall, refused]) assert.deepEqual(c.notifications, []);
+    for (const n of [...session.notifications, ...keyed.notifications]) {
+      assert.equal((n as Json).method, 'camera_status_update');
+      assert.equal((n as Json).id, undefined);
+    }
+    await flushAll(session, keyed);
+    assert.ok(s.stats().notificationsSent >= session.notifications.length + keyed.notifications.length);
+  });
+
+  test('a session whose JWT expired stops getting them, and gets them again once re-authenticated', async (t) => {
+    const s = await sim(t, { notificationIntervalMs: 10, pingIntervalMs: 20 });
+    const [c, keyed] = [await open(t, s), await open(t, s)];
+    const exp = oneSecondExp();
+    await c.authenticate(await mint('viewer', exp));
+    await keyed.authenticate(API_KEY);
+    await c.until('notification', () => c.notifications.length >= 1);
+    await c.until('ping', () => Date.now() >= exp * 1000);
+    await c.flush(); // whatever was sent before the expiry has arrived
+    const before = c.notifications.length;
+    const seen = keyed.notifications.length;
+    await keyed.until('notification', () => keyed.notifications.length >= seen + 3);
+    await c.flush();
+    assert.equal(c.notifications.length, before, 'none after exp');
+    await c.authenticate(await mint('viewer'));
+    await c.until('notification', () => c.notifications.length > before);
+  });
+
+  test('under ignoreTokenExpiry an expired session keeps getting them', async (t) => {
+    const s = await sim(t, { notificationIntervalMs: 10, pingIntervalMs: 20, faults: { ignoreTokenExpiry: true } });
+    const c = await open(t, s);
+    const exp = oneSecondExp();
+    await c.authenticate(await mint('viewer', exp));
+    await c.until('ping', () => Date.now() >= exp * 1000);
+    await c.flush();
+    const before = c.notifications.length;
+    await c.until('notification', () => c.notifications.length >= before + 3);
+  });
+
+  test('notifyUnauthenticated sends them to every connection, from the next one on', async (t) => {
+    const s = await sim(t, { notificationIntervalMs: 5 });
+    const [session, anonymous] = [await open(t, s), await open(t, s)];
+    await session.authenticate(API_KEY);
+    await session.until('notification', () => session.notifications.length >= 2);
+    await anonymous.flush();
+    assert.equal(anonymous.notifications.length, 0);
+    s.setFaults({ notifyUnauthenticated: true });
+    await anonymous.until('notification', () => anonymous.notifications.length >= 3);
+    assert.equal((anonymous.notifications[0] as Json).method, 'camera_status_update');
+    s.setFaults({});
+    await anonymous.flush();
+    const leaked = anonymous.notifications.length;
+    const seen = session.notifications.length;
+    await session.until('notification', () => session.notifications.length >= seen + 3);
+    await anonymous.flush();
+    assert.equal(anonymous.notifications.length, leaked, 'none once the fault is cleared');
+  });
+});

@@ -50,7 +50,10 @@ export interface SimulatorFaults {
   closeOnRequest?: number;
   /** Fragments each response into continuation frames sent this many ms apart. */
   trickleMs?: number;
-  /** Sends this many `camera_status_update` notifications before each response. */
+  /**
+   * Sends this many `camera_status_update` notifications before each response, to the
+   * connection that called (session or not: the flood is the fault).
+   */
   notificationFlood?: number;
   /** Refuses the WebSocket upgrade with this HTTP status (401, 404, 503...). */
   upgradeStatus?: number;
@@ -64,8 +67,13 @@ export interface SimulatorFaults {
   /** The server stops sending WebSocket ping frames (`SimulatorOptions.pingIntervalMs`). */
   noServerPings?: boolean;
   /**
+   * Security regression: notifications also go to connections without a valid session
+   * (never authenticated, refused, or expired): camera state leaks to anyone who connects.
+   */
+  notifyUnauthenticated?: boolean;
+  /**
    * Security regression: a session opened with a JWT stays valid after the token's `exp`
-   * (calls on it keep answering). A token presented after its `exp` (per call or to
+   * (calls on it keep answering, notifications keep coming). A token presented after its `exp` (per call or to
    * `authenticate`) is still refused.
    */
   ignoreTokenExpiry?: boolean;
@@ -230,6 +238,7 @@ const FAULT_RULES: Record<keyof SimulatorFaults, Rule> = {
   hangUpgrade: boolean,
   healthNotReady: boolean,
   noServerPings: boolean,
+  notifyUnauthenticated: boolean,
   ignoreTokenExpiry: boolean,
   exposeMethods: listOf('{method, credential}', shape({ method: methodName, credential: credentialClass })),
   methodRoles: rolesByMethod,
@@ -267,6 +276,7 @@ export const FAULT_HELP: Readonly<Record<keyof SimulatorFaults, readonly [type: 
   hangUpgrade: ['bool', 'accepts TCP but never answers the upgrade'],
   healthNotReady: ['bool', 'GET /health/ready answers 503'],
   noServerPings: ['bool', 'the server stops sending WebSocket ping frames'],
+  notifyUnauthenticated: ['bool', 'security regression: notifications also go to connections without a valid session'],
   ignoreTokenExpiry: ['bool', "security regression: a JWT session stays valid after the token's exp"],
   exposeMethods: ['[{method, credential}]', 'that method answers that credential class normally, per call and on a session'],
   methodRoles: ['{method: role}', 'the role a method needs, changed at run time (a lost or drifted table entry)'],

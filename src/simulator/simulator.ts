@@ -14,6 +14,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import type { RawData } from 'ws';
 import { isPlainObject, validateFaults } from './faults.js';
 import type { CredentialClass, Role, SimulatorFaults } from './faults.js';
+import type { SimNotification } from './notifications.js';
 import { RequestWindow } from './request-window.js';
 import { hasExpired, inspectToken } from './tokens.js';
 import type { BadToken, Credential } from './tokens.js';
@@ -64,7 +65,11 @@ export interface SimulatorOptions {
   /** Default 0 = off; when > 0, per connection, error -32002 past the limit within a sliding minute. */
   rateLimitPerMinute?: number;
   faults?: SimulatorFaults;
-  /** Default 0 = off; when > 0, `camera_status_update` is sent to every client this often. */
+  /**
+   * Default 0 = off; when > 0, a `camera_status_update` is sent this often to every
+   * connection with a valid session (an accepted credential, its JWT not expired), as a
+   * correct service does; the `notifyUnauthenticated` fault sends it to every connection.
+   */
   notificationIntervalMs?: number;
   /**
    * A correct service keeps idle connections alive: a WebSocket ping frame to every served
@@ -105,6 +110,11 @@ export interface SimulatorStats {
   peakOpenConnections: number;
   /** WebSocket ping frames sent, all connections together. */
   pingsSent: number;
+  /**
+   * Notification frames queued to a connection, one per recipient: the timer's, emitted
+   * ones, and those of the `notificationFlood` fault.
+   */
+  notificationsSent: number;
 }
 
 export interface Simulator {
@@ -355,6 +365,7 @@ class CameraServiceSimulator implements Simulator {
   private readonly lastMinute = new RequestWindow(RATE_WINDOW_MS);
   private peakOpen = 0;
   private pingsSent = 0;
+  private notificationsSent = 0;
 
   constructor(options: SimulatorOptions) {
     if (typeof options.jwtSecret !== 'string' || options.jwtSecret.length === 0) {
@@ -433,6 +444,7 @@ class CameraServiceSimulator implements Simulator {
       requestsLastMinute: this.lastMinute.count(this.clock()),
       peakOpenConnections: this.peakOpen,
       pingsSent: this.pingsSent,
+      notificationsSent: this.notificationsSent,
     };
   }
 
@@ -444,6 +456,7 @@ class CameraServiceSimulator implements Simulator {
     this.lastMinute.reset();
     this.peakOpen = this.clients.size;
     this.pingsSent = 0;
+    this.notificationsSent = 0;
   }
 
   close(): Promise<void> {
@@ -749,8 +762,10 @@ class CameraServiceSimulator implements Simulator {
   }
 
   private async writeResponse(conn: Connection, response: RpcResponse, faults: SimulatorFaults): Promise<void> {
+    // A fault of its own: floods the connection that called, session or not.
     for (let i = 0; i < (faults.notificationFlood ?? 0); i += 1) {
       sendText(conn.ws, JSON.stringify(this.statusNotification(i)));
+      this.notificationsSent += 1;
     }
     const text = encodeResponse(response, faults);
     const copies = faults.duplicateResponse ? 2 : 1;
@@ -773,7 +788,7 @@ class CameraServiceSimulator implements Simulator {
     }
   }
 
-  private statusNotification(n: number): unknown {
+  private statusNotification(n: number): SimNotification {
     const camera = this.cameras.length > 0 ? this.cameras[n % this.cameras.length] : undefined;
     const params = camera
       ? { device: camera.device, status: camera.status, name: camera.name ?? camera.device }
@@ -782,12 +797,22 @@ class CameraServiceSimulator implements Simulator {
   }
 
   private broadcastStatus(): void {
-    const text = JSON.stringify(this.statusNotification(this.notifyTick));
+    this.emit(this.statusNotification(this.notifyTick));
     this.notifyTick += 1;
+  }
+
+  /** Queues a notification to every connection that should get it (shouldNotify); returns how many. */
+  private emit(notification: SimNotification): number {
+    const faults = this.faults;
+    const text = JSON.stringify(notification);
+    let sent = 0;
     for (const conn of this.clients) {
-      if (conn.ws.bufferedAmount > NOTIFY_BACKLOG_BYTES) continue;
+      if (!shouldNotify(conn, faults)) continue;
       this.enqueue(conn, () => sendText(conn.ws, text));
+      sent += 1;
     }
+    this.notificationsSent += sent;
+    return sent;
   }
 
   // --- plain HTTP -----------------------------------------------------------------------
@@ -925,6 +950,17 @@ function accessFault(faults: SimulatorFaults, method: string, access: Credential
  */
 function sessionCredential(auth: Seen, faults: SimulatorFaults): Seen {
   return typeof auth === 'object' && !faults.ignoreTokenExpiry && hasExpired(auth, Date.now()) ? 'expired' : auth;
+}
+
+/**
+ * Whether a connection gets notifications: an open one with a valid session (one its calls
+ * would be accepted on), or any open one under `notifyUnauthenticated`. A client that does
+ * not read is skipped, not buffered for.
+ */
+function shouldNotify(conn: Connection, faults: SimulatorFaults): boolean {
+  if (conn.ws.readyState !== WebSocket.OPEN || conn.ws.bufferedAmount > NOTIFY_BACKLOG_BYTES) return false;
+  if (faults.notifyUnauthenticated) return true;
+  return typeof sessionCredential(conn.auth, faults) === 'object' && !faults.refuseValidCredentials;
 }
 
 /** `ok` when the credential may call a method needing `needed`, else its refusal class. */
