@@ -284,3 +284,83 @@ describe('notifications reach valid sessions only', () => {
     assert.equal(anonymous.notifications.length, leaked, 'none once the fault is cleared');
   });
 });
+
+// --- emitting notifications --------------------------------------------------------------------
+
+async function postNotify(s: Simulator, body: string): Promise<{ status: number; json: Json }> {
+  const res = await fetch(`${s.httpUrl}/control/notify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  return { status: res.status, json: (await res.json()) as Json };
+}
+
+describe('notify() and POST /control/notify', () => {
+  test('notify() sends the message as given, now, to the sessions only, and says to how many', async (t) => {
+    const s = await sim(t);
+    const [a, b, anonymous] = [await open(t, s), await open(t, s), await open(t, s)];
+    await a.authenticate(API_KEY);
+    await b.authenticate(await mint('admin'));
+    const params = { device: 'camera0', status: 'RECORDING', filename: 'camera0_1.mp4' };
+    assert.equal(s.notify('recording_status_update', params), 2);
+    assert.equal(s.notify('camera_status_update'), 2);
+    for (const c of [a, b]) {
+      await c.until('notification', () => c.notifications.length >= 2);
+      assert.deepEqual(c.notifications, [
+        { jsonrpc: '2.0', method: 'recording_status_update', params },
+        { jsonrpc: '2.0', method: 'camera_status_update' },
+      ]);
+    }
+    await anonymous.flush();
+    assert.deepEqual(anonymous.notifications, []);
+    assert.equal(s.stats().notificationsSent, 4);
+
+    s.setFaults({ notifyUnauthenticated: true });
+    assert.equal(s.notify('camera_status_update', { device: 'camera1', status: 'DISCONNECTED' }), 3);
+    await anonymous.until('notification', () => anonymous.notifications.length === 1);
+    s.setFaults({ refuseValidCredentials: true }); // no session is valid any more
+    assert.equal(s.notify('camera_status_update', { device: 'camera1', status: 'CONNECTED' }), 0);
+  });
+
+  test('notify() refuses a bad method or params with a TypeError', async (t) => {
+    const s = await sim(t);
+    for (const method of ['', 'x'.repeat(65), 42 as unknown as string]) {
+      assert.throws(() => s.notify(method), { name: 'TypeError', message: /"method" must be a string of 1 to 64 characters/ });
+    }
+    for (const params of [[], null, 'camera0'] as unknown as Json[]) {
+      assert.throws(() => s.notify('camera_status_update', params), { name: 'TypeError', message: /"params" must be a JSON object/ });
+    }
+    assert.equal(s.notify('x'.repeat(64)), 0);
+  });
+
+  test('POST /control/notify delivers and answers {sent}; every bad body is refused with the reason', async (t) => {
+    const s = await sim(t);
+    const c = await open(t, s);
+    await c.authenticate(API_KEY);
+    const message = { method: 'camera_status_update', params: { device: 'camera0', status: 'ERROR' } };
+    assert.deepEqual(await postNotify(s, JSON.stringify(message)), { status: 200, json: { sent: 1 } });
+    await c.until('notification', () => c.notifications.length === 1);
+    assert.deepEqual(c.notifications[0], { jsonrpc: '2.0', ...message });
+    assert.deepEqual(await postNotify(s, '{"method":"camera_status_update"}'), { status: 200, json: { sent: 1 } });
+
+    const refused: Array<[string, RegExp]> = [
+      ['{', /body must be JSON/],
+      ['[]', /body must be a JSON object/],
+      ['{}', /"method" must be a string of 1 to 64/],
+      ['{"method":""}', /"method" must be a string/],
+      [JSON.stringify({ method: 'x'.repeat(65) }), /"method" must be a string/],
+      ['{"method":7}', /"method" must be a string/],
+      ['{"method":"m","params":[1]}', /"params" must be a JSON object/],
+      ['{"method":"m","params":null}', /"params" must be a JSON object/],
+      ['{"method":"m","id":1}', /unknown field "id"/],
+    ];
+    for (const [body, reason] of refused) {
+      const { status, json } = await postNotify(s, body);
+      assert.equal(status, 400, body);
+      assert.match(String(json.error), reason, body);
+    }
+    const huge = await postNotify(s, JSON.stringify({ method: 'm', params: { pad: 'x'.repeat(70_000) } }));
+    assert.equal(huge.status, 413);
+    assert.equal((await fetch(`${s.httpUrl}/control/notify`)).status, 404, 'GET');
+    await c.flush();
+    assert.equal(c.notifications.length, 2, 'nothing refused was sent');
+    assert.equal(s.stats().notificationsSent, 2);
+  });
+});

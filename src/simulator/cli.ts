@@ -26,6 +26,9 @@ const USAGE = `usage: cli.js [options]
   --faults JSON                   initial faults, e.g. '{"latencyMs":200}' (see below)
   --help
 
+POST /control/notify with {"method": "camera_status_update", "params": {...}} sends that
+notification now to the connections that should get it and answers {"sent": N}.
+
 faults: a JSON object with any of these fields. PUT /control/faults replaces the set at
 run time, GET /control/faults shows it. A method must be one the simulator knows;
 credential: ${CREDENTIAL_CLASSES.join(' | ')}; role: viewer | operator | admin.

@@ -14,6 +14,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import type { RawData } from 'ws';
 import { isPlainObject, validateFaults } from './faults.js';
 import type { CredentialClass, Role, SimulatorFaults } from './faults.js';
+import { validateNotification } from './notifications.js';
 import type { SimNotification } from './notifications.js';
 import { RequestWindow } from './request-window.js';
 import { hasExpired, inspectToken } from './tokens.js';
@@ -127,6 +128,14 @@ export interface Simulator {
   setFaults(faults: SimulatorFaults): void;
   getFaults(): SimulatorFaults;
   setCameras(cameras: SimCamera[]): void;
+  /**
+   * Sends the notification `{jsonrpc: "2.0", method, params}` now (no `params` member when
+   * absent) to the connections that should get it: valid sessions, or every connection
+   * under `notifyUnauthenticated`. Returns how many connections it was queued to. Throws
+   * TypeError unless `method` is a string of 1 to 64 characters and `params` an object.
+   * `POST /control/notify` does the same over HTTP.
+   */
+  notify(method: string, params?: Record<string, unknown>): number;
   /** Every count and peak since start, or since the last resetStats(). */
   stats(): SimulatorStats;
   /** Starts every count afresh (peakOpenConnections from the connections open now), e.g. for a budget test on a shared simulator. */
@@ -431,6 +440,12 @@ class CameraServiceSimulator implements Simulator {
 
   setCameras(cameras: SimCamera[]): void {
     this.cameras = cameras.map((c) => ({ ...c }));
+  }
+
+  notify(method: string, params?: Record<string, unknown>): number {
+    const checked = validateNotification(params === undefined ? { method } : { method, params });
+    if ('error' in checked) throw new TypeError(checked.error);
+    return this.emit(checked.notification);
   }
 
   stats(): SimulatorStats {
@@ -835,9 +850,26 @@ class CameraServiceSimulator implements Simulator {
       case 'PUT /control/faults':
         readBody(req, res, (body) => this.putFaults(body, res));
         return;
+      case 'POST /control/notify':
+        readBody(req, res, (body) => this.postNotify(body, res));
+        return;
       default:
         sendJson(res, 404, { error: 'not found' });
     }
+  }
+
+  /** `{"method": "...", "params": {...}}` → `{"sent": N}`, as notify() does; 400 with the reason otherwise. */
+  private postNotify(body: string, res: ServerResponse): void {
+    let input: unknown;
+    try {
+      input = JSON.parse(body);
+    } catch {
+      sendJson(res, 400, { error: 'body must be JSON' });
+      return;
+    }
+    const checked = validateNotification(input);
+    if ('error' in checked) sendJson(res, 400, { error: checked.error });
+    else sendJson(res, 200, { sent: this.emit(checked.notification) });
   }
 
   private putFaults(body: string, res: ServerResponse): void {
