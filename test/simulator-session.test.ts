@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { SignJWT } from 'jose';
 import { WebSocket } from 'ws';
-import { startSimulator } from '../src/simulator/simulator.js';
+import { startSimulator, validateFaults } from '../src/simulator/simulator.js';
 import type { Simulator, SimulatorOptions } from '../src/simulator/simulator.js';
 
 const SECRET = 'simulator-session-test-secret-0123456789';
@@ -362,5 +362,100 @@ describe('notify() and POST /control/notify', () => {
     await c.flush();
     assert.equal(c.notifications.length, 2, 'nothing refused was sent');
     assert.equal(s.stats().notificationsSent, 2);
+  });
+});
+
+// --- notification faults -----------------------------------------------------------------------
+
+/** Whether a notification has the documented shape: params an object with string device and status. */
+function wellFormed(n: unknown): boolean {
+  const params = (n as Json).params;
+  if (typeof params !== 'object' || params === null || Array.isArray(params)) return false;
+  return typeof (params as Json).device === 'string' && typeof (params as Json).status === 'string';
+}
+
+describe('notification faults', () => {
+  test('stallNotifications: neither the timer nor notify sends any; notificationFlood still floods', async (t) => {
+    const s = await sim(t, { notificationIntervalMs: 5, pingIntervalMs: 5, faults: { stallNotifications: true } });
+    const c = await open(t, s);
+    await c.authenticate(API_KEY);
+    assert.equal(s.notify('camera_status_update', { device: 'camera0', status: 'CONNECTED' }), 0);
+    assert.deepEqual(await postNotify(s, '{"method":"camera_status_update"}'), { status: 200, json: { sent: 0 } });
+    await c.until('ping', () => c.pings >= 10); // ten timer ticks at least
+    await c.flush();
+    assert.deepEqual(c.notifications, []);
+    assert.equal(s.stats().notificationsSent, 0);
+
+    s.setFaults({ stallNotifications: true, notificationFlood: 2 });
+    assert.equal((await c.call('ping')).result, 'pong');
+    assert.equal(c.notifications.length, 2, 'the flood came before the answer');
+
+    s.setFaults({});
+    await c.until('notification', () => c.notifications.length >= 3);
+  });
+
+  test('malformedNotifications breaks them in turn: params a JSON string, without device, without status', async (t) => {
+    const s = await sim(t);
+    const c = await open(t, s);
+    await c.authenticate(API_KEY);
+    s.setFaults({ malformedNotifications: true });
+    const params = { device: 'camera0', status: 'CONNECTED', name: 'Camera 0' };
+    for (let i = 0; i < 4; i += 1) assert.equal(s.notify('camera_status_update', params), 1);
+    await c.until('notification', () => c.notifications.length === 4);
+    const method = 'camera_status_update';
+    assert.deepEqual(c.notifications, [
+      { jsonrpc: '2.0', method, params: JSON.stringify(params) },
+      { jsonrpc: '2.0', method, params: { status: 'CONNECTED', name: 'Camera 0' } },
+      { jsonrpc: '2.0', method, params: { device: 'camera0', name: 'Camera 0' } },
+      { jsonrpc: '2.0', method, params: JSON.stringify(params) },
+    ]);
+    s.setFaults({});
+    s.notify(method, params);
+    await c.until('notification', () => c.notifications.length === 5);
+    assert.deepEqual(c.notifications[4], { jsonrpc: '2.0', method, params });
+  });
+
+  test("malformedNotifications breaks the timer's too; correct ones are well formed", async (t) => {
+    const s = await sim(t, { notificationIntervalMs: 5 });
+    const c = await open(t, s);
+    await c.authenticate(API_KEY);
+    await c.until('notification', () => c.notifications.length >= 2);
+    assert.ok(c.notifications.every(wellFormed), JSON.stringify(c.notifications));
+    s.setFaults({ malformedNotifications: true });
+    await c.flush();
+    const before = c.notifications.length;
+    await c.until('notification', () => c.notifications.length >= before + 3);
+    const broken = c.notifications.slice(before);
+    assert.ok(broken.every((n) => !wellFormed(n) && (n as Json).method === 'camera_status_update'), JSON.stringify(broken));
+    // Three in a row are the three kinds, whichever came first.
+    const kinds = broken.slice(0, 3).map((n) => {
+      const params = (n as Json).params;
+      if (typeof params === 'string') return 'params_not_object';
+      return 'device' in (params as Json) ? 'missing_status' : 'missing_device';
+    });
+    assert.deepEqual(kinds.sort(), ['missing_device', 'missing_status', 'params_not_object']);
+  });
+});
+
+// --- the session faults, validated like the others ------------------------------------------
+
+describe('session faults are validated like the others', () => {
+  const BOOLEAN_FAULTS = ['noServerPings', 'stallNotifications', 'malformedNotifications', 'ignoreTokenExpiry', 'notifyUnauthenticated'];
+
+  test('the flags take booleans only', () => {
+    for (const fault of BOOLEAN_FAULTS) {
+      assert.deepEqual(validateFaults({ [fault]: true }), { faults: { [fault]: true } }, fault);
+      assert.deepEqual(validateFaults({ [fault]: false }), { faults: { [fault]: false } }, fault);
+      assert.deepEqual(validateFaults({ [fault]: 'yes' }), { error: `fault "${fault}" must be a boolean` }, fault);
+    }
+  });
+
+  test('stallNotifications refuses the notification faults that could never apply with it', () => {
+    for (const other of ['malformedNotifications', 'notifyUnauthenticated']) {
+      assert.deepEqual(validateFaults({ stallNotifications: true, [other]: true }), {
+        error: `fault "${other}" never applies with "stallNotifications", which sends no notification`,
+      });
+      assert.ok('faults' in validateFaults({ stallNotifications: false, [other]: true }));
+    }
   });
 });

@@ -67,6 +67,19 @@ export interface SimulatorFaults {
   /** The server stops sending WebSocket ping frames (`SimulatorOptions.pingIntervalMs`). */
   noServerPings?: boolean;
   /**
+   * No notification is sent at all: neither the `notificationIntervalMs` timer's nor those
+   * emitted by `notify()` / `POST /control/notify` (which then report `sent: 0`).
+   * `notificationFlood`, a fault of its own, still floods. Not with the two faults below,
+   * which would never apply.
+   */
+  stallNotifications?: boolean;
+  /**
+   * Notifications (the timer's and emitted ones) are sent with a broken shape, one kind after
+   * the other (MALFORMED_NOTIFICATION_KINDS in notifications.ts): `params` JSON-encoded as a
+   * string instead of an object, `params` without `device`, `params` without `status`.
+   */
+  malformedNotifications?: boolean;
+  /**
    * Security regression: notifications also go to connections without a valid session
    * (never authenticated, refused, or expired): camera state leaks to anyone who connects.
    */
@@ -238,6 +251,8 @@ const FAULT_RULES: Record<keyof SimulatorFaults, Rule> = {
   hangUpgrade: boolean,
   healthNotReady: boolean,
   noServerPings: boolean,
+  stallNotifications: boolean,
+  malformedNotifications: boolean,
   notifyUnauthenticated: boolean,
   ignoreTokenExpiry: boolean,
   exposeMethods: listOf('{method, credential}', shape({ method: methodName, credential: credentialClass })),
@@ -276,6 +291,8 @@ export const FAULT_HELP: Readonly<Record<keyof SimulatorFaults, readonly [type: 
   hangUpgrade: ['bool', 'accepts TCP but never answers the upgrade'],
   healthNotReady: ['bool', 'GET /health/ready answers 503'],
   noServerPings: ['bool', 'the server stops sending WebSocket ping frames'],
+  stallNotifications: ['bool', 'no notification is sent at all (timer and notify; not notificationFlood)'],
+  malformedNotifications: ['bool', 'notifications in turn: params a JSON string, params without device, without status'],
   notifyUnauthenticated: ['bool', 'security regression: notifications also go to connections without a valid session'],
   ignoreTokenExpiry: ['bool', "security regression: a JWT session stays valid after the token's exp"],
   exposeMethods: ['[{method, credential}]', 'that method answers that credential class normally, per call and on a session'],
@@ -301,8 +318,17 @@ export function validateFaults(input: unknown, table?: Readonly<Record<string, R
     if (problem) return { error: `fault "${key}" ${problem}` };
   }
   const faults = structuredClone(input) as SimulatorFaults;
-  const problem = accessConflict(faults, table);
+  const problem = sessionConflict(faults) ?? accessConflict(faults, table);
   return problem ? { error: problem } : { faults };
+}
+
+/** Notification faults that could never apply with the rest of the set. */
+function sessionConflict(faults: SimulatorFaults): string | undefined {
+  if (!faults.stallNotifications) return undefined;
+  for (const other of ['malformedNotifications', 'notifyUnauthenticated'] as const) {
+    if (faults[other]) return `fault "${other}" never applies with "stallNotifications", which sends no notification`;
+  }
+  return undefined;
 }
 
 /** What makes a well-typed access fault set ambiguous or without effect, if anything. */

@@ -30,3 +30,20 @@ export function validateNotification(input: unknown): { notification: SimNotific
   if (!isPlainObject(params)) return { error: '"params" must be a JSON object when present' };
   return { notification: { jsonrpc: '2.0', method, params: structuredClone(params) } };
 }
+
+/**
+ * What the `malformedNotifications` fault does to a notification, one kind after the
+ * other: `params` JSON-encoded as a string (a double-encoding bug), `params` without its
+ * `device`, `params` without its `status`.
+ */
+export const MALFORMED_NOTIFICATION_KINDS = ['params_not_object', 'missing_device', 'missing_status'] as const;
+export type MalformedNotificationKind = (typeof MALFORMED_NOTIFICATION_KINDS)[number];
+
+/** The `n`th malformed notification (n counted from 0): kind `n` modulo the number of kinds. */
+export function malformNotification(notification: SimNotification, n: number): unknown {
+  const kind: MalformedNotificationKind = MALFORMED_NOTIFICATION_KINDS[n % MALFORMED_NOTIFICATION_KINDS.length] ?? 'params_not_object';
+  const params: Record<string, unknown> = { ...notification.params };
+  if (kind === 'params_not_object') return { ...notification, params: JSON.stringify(params) };
+  delete params[kind === 'missing_device' ? 'device' : 'status'];
+  return { ...notification, params };
+}

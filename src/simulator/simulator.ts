@@ -14,7 +14,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import type { RawData } from 'ws';
 import { isPlainObject, validateFaults } from './faults.js';
 import type { CredentialClass, Role, SimulatorFaults } from './faults.js';
-import { validateNotification } from './notifications.js';
+import { malformNotification, validateNotification } from './notifications.js';
 import type { SimNotification } from './notifications.js';
 import { RequestWindow } from './request-window.js';
 import { hasExpired, inspectToken } from './tokens.js';
@@ -131,7 +131,8 @@ export interface Simulator {
   /**
    * Sends the notification `{jsonrpc: "2.0", method, params}` now (no `params` member when
    * absent) to the connections that should get it: valid sessions, or every connection
-   * under `notifyUnauthenticated`. Returns how many connections it was queued to. Throws
+   * under `notifyUnauthenticated`; none under `stallNotifications`; broken in shape under
+   * `malformedNotifications`. Returns how many connections it was queued to. Throws
    * TypeError unless `method` is a string of 1 to 64 characters and `params` an object.
    * `POST /control/notify` does the same over HTTP.
    */
@@ -361,6 +362,8 @@ class CameraServiceSimulator implements Simulator {
   private readonly timers = new Set<NodeJS.Timeout>();
   private notifyTimer: NodeJS.Timeout | undefined;
   private notifyTick = 0;
+  /** Which broken shape the next notification gets under `malformedNotifications`. */
+  private malformedTick = 0;
   private closing: Promise<void> | undefined;
   private readonly startedAt = Date.now();
   private host = '127.0.0.1';
@@ -816,10 +819,15 @@ class CameraServiceSimulator implements Simulator {
     this.notifyTick += 1;
   }
 
-  /** Queues a notification to every connection that should get it (shouldNotify); returns how many. */
+  /**
+   * Queues a notification to every connection that should get it (shouldNotify), in the
+   * shape the faults make of it; returns how many.
+   */
   private emit(notification: SimNotification): number {
     const faults = this.faults;
-    const text = JSON.stringify(notification);
+    if (faults.stallNotifications) return 0;
+    const wire = faults.malformedNotifications ? malformNotification(notification, this.malformedTick++) : notification;
+    const text = JSON.stringify(wire);
     let sent = 0;
     for (const conn of this.clients) {
       if (!shouldNotify(conn, faults)) continue;
