@@ -437,6 +437,46 @@ describe('notification faults', () => {
   });
 });
 
+// --- dropped connections ----------------------------------------------------------------------
+
+describe('dropAfterMs', () => {
+  test('drops every connection that long after its upgrade, without a close frame by default', async (t) => {
+    const s = await sim(t, { faults: { dropAfterMs: 30 } });
+    for (let i = 0; i < 2; i += 1) {
+      const started = performance.now();
+      const c = await open(t, s);
+      await c.authenticate(API_KEY); // a session is dropped like any connection
+      assert.equal(await c.closed(), 1006);
+      assert.ok(performance.now() - started >= 29, `dropped after ${performance.now() - started} ms`);
+    }
+    assert.equal(s.stats().drops, 2);
+  });
+
+  test('dropCode closes with that code instead', async (t) => {
+    const s = await sim(t, { faults: { dropAfterMs: 10, dropCode: 4000 } });
+    assert.equal(await (await open(t, s)).closed(), 4000);
+    s.setFaults({ dropAfterMs: 10, dropCode: 1001 });
+    assert.equal(await (await open(t, s)).closed(), 1001);
+    assert.equal(s.stats().drops, 2);
+  });
+
+  test('set on open connections it drops those past their time at once; cleared, it cancels the pending drops', async (t) => {
+    const s = await sim(t, { pingIntervalMs: 10 });
+    const old = await open(t, s);
+    await old.until('ping', () => old.pings >= 3); // 30 ms at least since its upgrade
+    s.setFaults({ dropAfterMs: 20 });
+    assert.equal(await old.closed(), 1006);
+
+    s.setFaults({ dropAfterMs: 200 });
+    const spared = await open(t, s);
+    s.setFaults({});
+    await spared.until('ping', () => spared.pings >= 25); // well past 200 ms
+    assert.equal(spared.ws.readyState, WebSocket.OPEN);
+    assert.equal((await spared.call('ping', { auth_token: API_KEY })).result, 'pong');
+    assert.equal(s.stats().drops, 1);
+  });
+});
+
 // --- the session faults, validated like the others ------------------------------------------
 
 describe('session faults are validated like the others', () => {
@@ -448,6 +488,16 @@ describe('session faults are validated like the others', () => {
       assert.deepEqual(validateFaults({ [fault]: false }), { faults: { [fault]: false } }, fault);
       assert.deepEqual(validateFaults({ [fault]: 'yes' }), { error: `fault "${fault}" must be a boolean` }, fault);
     }
+  });
+
+  test('dropAfterMs takes milliseconds, dropCode a close code and only with dropAfterMs', () => {
+    assert.deepEqual(validateFaults({ dropAfterMs: 0, dropCode: 4001 }), { faults: { dropAfterMs: 0, dropCode: 4001 } });
+    assert.match((validateFaults({ dropAfterMs: -1 }) as { error: string }).error, /^fault "dropAfterMs" must be a number of milliseconds/);
+    assert.match((validateFaults({ dropAfterMs: 2 ** 31 }) as { error: string }).error, /^fault "dropAfterMs" must be a number of milliseconds/);
+    for (const dropCode of [1005, 999, 5000, 'x']) {
+      assert.match((validateFaults({ dropAfterMs: 5, dropCode }) as { error: string }).error, /^fault "dropCode" must be a WebSocket close code/);
+    }
+    assert.deepEqual(validateFaults({ dropCode: 1006 }), { error: 'fault "dropCode" needs "dropAfterMs"' });
   });
 
   test('stallNotifications refuses the notification faults that could never apply with it', () => {

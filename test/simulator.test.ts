@@ -938,6 +938,7 @@ describe('connections and HTTP', () => {
         requestsLastMinute: 0,
         peakOpenConnections: fresh.openConnections,
         pingsSent: 0,
+        drops: 0,
         notificationsSent: 0,
       },
     );

@@ -64,6 +64,18 @@ export interface SimulatorFaults {
 
   // --- long-held sessions: what a client holding one connection for hours sees ------------
 
+  /**
+   * Every served connection is dropped this many ms after its upgrade, the way a proxy or a
+   * restarting service cuts long-held sessions. Applies to the connections open when it is
+   * set too (one whose time is past is dropped at once); clearing it cancels the drops still
+   * pending. Counted in `stats().drops`.
+   */
+  dropAfterMs?: number;
+  /**
+   * How `dropAfterMs` drops: 1006 (the default) ends the TCP connection without a close
+   * frame; any other close code is sent in a close frame. Only with `dropAfterMs`.
+   */
+  dropCode?: number;
   /** The server stops sending WebSocket ping frames (`SimulatorOptions.pingIntervalMs`). */
   noServerPings?: boolean;
   /**
@@ -250,6 +262,8 @@ const FAULT_RULES: Record<keyof SimulatorFaults, Rule> = {
   upgradeStatus: intIn(300, 599),
   hangUpgrade: boolean,
   healthNotReady: boolean,
+  dropAfterMs: millis,
+  dropCode: closeCode,
   noServerPings: boolean,
   stallNotifications: boolean,
   malformedNotifications: boolean,
@@ -290,6 +304,8 @@ export const FAULT_HELP: Readonly<Record<keyof SimulatorFaults, readonly [type: 
   upgradeStatus: ['status', 'refuses the WebSocket upgrade with this HTTP status'],
   hangUpgrade: ['bool', 'accepts TCP but never answers the upgrade'],
   healthNotReady: ['bool', 'GET /health/ready answers 503'],
+  dropAfterMs: ['ms', 'drops every connection this long after its upgrade (those open when set, too)'],
+  dropCode: ['code', 'how dropAfterMs drops: 1006 (default) ends TCP without a close frame, else this close code'],
   noServerPings: ['bool', 'the server stops sending WebSocket ping frames'],
   stallNotifications: ['bool', 'no notification is sent at all (timer and notify; not notificationFlood)'],
   malformedNotifications: ['bool', 'notifications in turn: params a JSON string, params without device, without status'],
@@ -322,8 +338,9 @@ export function validateFaults(input: unknown, table?: Readonly<Record<string, R
   return problem ? { error: problem } : { faults };
 }
 
-/** Notification faults that could never apply with the rest of the set. */
+/** Session faults that could never apply with the rest of the set. */
 function sessionConflict(faults: SimulatorFaults): string | undefined {
+  if (faults.dropCode !== undefined && faults.dropAfterMs === undefined) return 'fault "dropCode" needs "dropAfterMs"';
   if (!faults.stallNotifications) return undefined;
   for (const other of ['malformedNotifications', 'notifyUnauthenticated'] as const) {
     if (faults[other]) return `fault "${other}" never applies with "stallNotifications", which sends no notification`;

@@ -111,6 +111,8 @@ export interface SimulatorStats {
   peakOpenConnections: number;
   /** WebSocket ping frames sent, all connections together. */
   pingsSent: number;
+  /** Connections dropped by the `dropAfterMs` fault. */
+  drops: number;
   /**
    * Notification frames queued to a connection, one per recipient: the timer's, emitted
    * ones, and those of the `notificationFlood` fault.
@@ -124,7 +126,10 @@ export interface Simulator {
   /** http://HOST:PORT */
   readonly httpUrl: string;
   readonly port: number;
-  /** Replaces the whole fault set; takes effect for the next request/connection. Throws TypeError if invalid. */
+  /**
+   * Replaces the whole fault set; takes effect for the next request/connection (`dropAfterMs`
+   * also for the connections open now). Throws TypeError if invalid.
+   */
   setFaults(faults: SimulatorFaults): void;
   getFaults(): SimulatorFaults;
   setCameras(cameras: SimCamera[]): void;
@@ -335,6 +340,10 @@ interface Connection {
   inbox: Promise<void>;
   /** Sends the ping frames (pingIntervalMs); cleared when the connection or the simulator closes. */
   pingTimer: NodeJS.Timeout | undefined;
+  /** performance.now() when the upgrade completed: `dropAfterMs` counts from it. */
+  upgradedAt: number;
+  /** Drops the connection under `dropAfterMs`; cleared like pingTimer, and rescheduled with the faults. */
+  dropTimer: NodeJS.Timeout | undefined;
   /** Writes are serialised, so a fragmented (trickled) message is never interleaved. */
   outbox: Promise<void>;
 }
@@ -377,6 +386,7 @@ class CameraServiceSimulator implements Simulator {
   private readonly lastMinute = new RequestWindow(RATE_WINDOW_MS);
   private peakOpen = 0;
   private pingsSent = 0;
+  private drops = 0;
   private notificationsSent = 0;
 
   constructor(options: SimulatorOptions) {
@@ -431,10 +441,16 @@ class CameraServiceSimulator implements Simulator {
     }
   }
 
+  /** Every change of faults goes through here: `dropAfterMs` also applies to the connections open now. */
+  private replaceFaults(faults: SimulatorFaults): void {
+    this.faults = faults;
+    for (const conn of this.clients) this.scheduleDrop(conn);
+  }
+
   setFaults(faults: SimulatorFaults): void {
     const checked = validateFaults(faults, Object.fromEntries(this.methodRoles));
     if ('error' in checked) throw new TypeError(checked.error);
-    this.faults = checked.faults;
+    this.replaceFaults(checked.faults);
   }
 
   getFaults(): SimulatorFaults {
@@ -462,6 +478,7 @@ class CameraServiceSimulator implements Simulator {
       requestsLastMinute: this.lastMinute.count(this.clock()),
       peakOpenConnections: this.peakOpen,
       pingsSent: this.pingsSent,
+      drops: this.drops,
       notificationsSent: this.notificationsSent,
     };
   }
@@ -474,6 +491,7 @@ class CameraServiceSimulator implements Simulator {
     this.lastMinute.reset();
     this.peakOpen = this.clients.size;
     this.pingsSent = 0;
+    this.drops = 0;
     this.notificationsSent = 0;
   }
 
@@ -544,7 +562,16 @@ class CameraServiceSimulator implements Simulator {
   }
 
   private serve(ws: WebSocket): void {
-    const conn: Connection = { ws, auth: 'none', recent: [], inbox: Promise.resolve(), outbox: Promise.resolve(), pingTimer: undefined };
+    const conn: Connection = {
+      ws,
+      auth: 'none',
+      recent: [],
+      inbox: Promise.resolve(),
+      outbox: Promise.resolve(),
+      pingTimer: undefined,
+      upgradedAt: performance.now(),
+      dropTimer: undefined,
+    };
     this.clients.add(conn);
     this.peakOpen = Math.max(this.peakOpen, this.clients.size);
     ws.on('close', () => {
@@ -552,12 +579,33 @@ class CameraServiceSimulator implements Simulator {
       this.clients.delete(conn);
     });
     if (this.pingIntervalMs > 0) conn.pingTimer = setInterval(() => this.ping(conn), this.pingIntervalMs);
+    this.scheduleDrop(conn);
     ws.on('message', (data, isBinary) => {
       this.lastMinute.add(this.clock()); // on arrival: handling may wait for earlier frames
       conn.inbox = conn.inbox
         .then(() => this.onFrame(conn, data, isBinary))
         .catch(() => closeWith(ws, 1011, 'internal error')); // a bug: fail loudly, keep the chain alive
     });
+  }
+
+  /**
+   * Sets the connection's drop for the current `dropAfterMs` (counted from its upgrade: at
+   * once if that is past), or cancels it when the fault is not set.
+   */
+  private scheduleDrop(conn: Connection): void {
+    clearTimeout(conn.dropTimer);
+    conn.dropTimer = undefined;
+    const after = this.faults.dropAfterMs;
+    if (after === undefined || this.closing) return;
+    const wait = Math.max(0, conn.upgradedAt + after - performance.now());
+    conn.dropTimer = setTimeout(() => this.drop(conn), wait);
+  }
+
+  private drop(conn: Connection): void {
+    conn.dropTimer = undefined;
+    if (conn.ws.readyState !== WebSocket.OPEN) return;
+    this.drops += 1;
+    closeWith(conn.ws, this.faults.dropCode ?? 1006, 'dropped by fault');
   }
 
   /** One keep-alive ping frame, unless the `noServerPings` fault (read at each tick) stops them. */
@@ -893,7 +941,7 @@ class CameraServiceSimulator implements Simulator {
       sendJson(res, 400, { error: checked.error });
       return;
     }
-    this.faults = checked.faults;
+    this.replaceFaults(checked.faults);
     sendJson(res, 200, this.faults);
   }
 }
@@ -1020,7 +1068,9 @@ function timerOption(name: string, value: number | undefined, fallback: number):
 
 function stopConnectionTimers(conn: Connection): void {
   clearInterval(conn.pingTimer);
+  clearTimeout(conn.dropTimer);
   conn.pingTimer = undefined;
+  conn.dropTimer = undefined;
 }
 
 function refuseUpgrade(socket: Duplex, status: number): void {
