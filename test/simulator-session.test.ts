@@ -509,3 +509,46 @@ describe('session faults are validated like the others', () => {
     }
   });
 });
+
+// --- close() ------------------------------------------------------------------------------------
+
+describe('close()', () => {
+  test('clears every ping and drop timer and closes every session', async () => {
+    const ignored = new Set(['TTYWrap', 'PipeWrap', 'FSReqCallback']);
+    const count = (): Map<string, number> => {
+      const counts = new Map<string, number>();
+      for (const r of process.getActiveResourcesInfo()) if (!ignored.has(r)) counts.set(r, (counts.get(r) ?? 0) + 1);
+      return counts;
+    };
+    const before = count();
+
+    const s = await startSimulator({
+      jwtSecret: SECRET,
+      apiKeys: [{ key: API_KEY, role: 'viewer' }],
+      pingIntervalMs: 5,
+      notificationIntervalMs: 5,
+      faults: { dropAfterMs: 60_000 }, // pending on each connection when close() comes
+    });
+    const clients = await Promise.all([0, 1, 2].map(async () => {
+      const c = new Client(new WebSocket(s.url));
+      await once(c.ws, 'open');
+      return c;
+    }));
+    const [session, anonymous] = clients as [Client, Client, Client];
+    await session.authenticate(await mint('viewer'));
+    await session.until('notification', () => session.notifications.length >= 1);
+    await Promise.all(clients.map((c) => c.until('ping', () => c.pings >= 2)));
+    assert.equal(anonymous.notifications.length, 0);
+
+    const closed = clients.map((c) => c.closed());
+    await s.close();
+    await Promise.all([...closed, s.close()]);
+    const after = count();
+    for (const [resource, n] of after) {
+      assert.ok(n <= (before.get(resource) ?? 0), `${resource}: ${before.get(resource) ?? 0} before, ${n} after`);
+    }
+    const stats = s.stats();
+    assert.equal(stats.openConnections, 0);
+    assert.equal(stats.drops, 0, 'closing is not a drop');
+  });
+});

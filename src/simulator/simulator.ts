@@ -146,7 +146,11 @@ export interface Simulator {
   stats(): SimulatorStats;
   /** Starts every count afresh (peakOpenConnections from the connections open now), e.g. for a budget test on a shared simulator. */
   resetStats(): void;
-  /** Terminates every client, closes the server, clears every timer. Idempotent. */
+  /**
+   * Terminates every client, closes the server, clears every timer (the status timer, each
+   * connection's ping and drop timers, delayed answers). Resolves once the listening socket
+   * is released. Idempotent.
+   */
   close(): Promise<void>;
 }
 
@@ -509,7 +513,9 @@ class CameraServiceSimulator implements Simulator {
     // Also covers hung upgrades and idle keep-alive HTTP sockets, which no one else owns.
     for (const socket of this.sockets) socket.destroy();
     return new Promise((resolve) => {
-      this.wss.close(() => this.server.close(() => resolve()));
+      // 'close' comes before libuv has released the listening handle (at the end of that
+      // loop turn): two setImmediate hops later it is, so nothing is left when this resolves.
+      this.wss.close(() => this.server.close(() => setImmediate(() => setImmediate(resolve))));
     });
   }
 
