@@ -7,7 +7,9 @@
 import { describe, test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { SignJWT } from 'jose';
 import { WebSocket } from 'ws';
 import { startSimulator, validateFaults } from '../src/simulator/simulator.js';
@@ -507,6 +509,63 @@ describe('session faults are validated like the others', () => {
       });
       assert.ok('faults' in validateFaults({ stallNotifications: false, [other]: true }));
     }
+  });
+});
+
+describe('session faults are settable everywhere faults are', () => {
+  const FAULTS = { dropAfterMs: 40, dropCode: 4000, noServerPings: true, malformedNotifications: true, ignoreTokenExpiry: true, notifyUnauthenticated: true };
+
+  test('PUT /control/faults takes them, GET shows them, and a bad one is refused with the reason', async (t) => {
+    const s = await sim(t);
+    const put = (body: string): Promise<Response> => fetch(`${s.httpUrl}/control/faults`, { method: 'PUT', body });
+    const ok = await put(JSON.stringify(FAULTS));
+    assert.equal(ok.status, 200);
+    assert.deepEqual(await ok.json(), FAULTS);
+    assert.deepEqual(await (await fetch(`${s.httpUrl}/control/faults`)).json(), FAULTS);
+    assert.deepEqual(s.getFaults(), FAULTS);
+    assert.equal(await (await open(t, s)).closed(), 4000, 'and they apply');
+
+    const bad = await put('{"dropCode":4000}');
+    assert.equal(bad.status, 400);
+    assert.deepEqual(await bad.json(), { error: 'fault "dropCode" needs "dropAfterMs"' });
+    assert.throws(() => s.setFaults({ stallNotifications: true, notifyUnauthenticated: true }), TypeError);
+    assert.deepEqual(s.getFaults(), FAULTS, 'a refused set changes nothing');
+  });
+
+  const CLI = fileURLToPath(new URL('../src/simulator/cli.js', import.meta.url));
+  const env = { ...process.env, CAMERA_SERVICE_JWT_SECRET: SECRET };
+
+  test('--help lists --ping-interval-ms and POST /control/notify', () => {
+    const help = execFileSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
+    assert.match(help, /^ {2}--ping-interval-ms N +.*default 30000/m);
+    assert.match(help, /POST \/control\/notify/);
+    for (const fault of [...Object.keys(FAULTS), 'stallNotifications']) assert.match(help, new RegExp(`^  ${fault} +\\S`, 'm'), fault);
+  });
+
+  test('--faults and --ping-interval-ms set them on the command line; a bad set exits 2 with the reason', async (t) => {
+    const bad = spawnSync(process.execPath, [CLI, '--port', '0', '--faults', '{"dropCode":1006}'], { env, encoding: 'utf8' });
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /^--faults: fault "dropCode" needs "dropAfterMs"/);
+
+    const args = [CLI, '--port', '0', '--ping-interval-ms', '10', '--faults', JSON.stringify({ dropAfterMs: 100, dropCode: 4002 })];
+    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = once(child, 'exit');
+    t.after(async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await exited;
+      }
+    });
+    const [line] = (await once(child.stdout.setEncoding('utf8'), 'data')) as [string];
+    const url = /listening on (\S+)/.exec(line)?.[1];
+    assert.ok(url, line);
+    const c = new Client(new WebSocket(url));
+    await once(c.ws, 'open');
+    const code = await c.closed();
+    assert.ok(c.pings >= 3, `${c.pings} pings before the drop`);
+    assert.equal(code, 4002);
+    child.kill('SIGTERM');
+    assert.deepEqual(await exited, [0, null]);
   });
 });
 
