@@ -121,13 +121,20 @@ describe('session probe against the simulator\'s session faults', () => {
     await sim?.close();
   });
 
-  /** Runs `p` until `pred` holds on a run, at most `max` runs. */
-  async function runUntil(p: PreparedProbe, pred: (r: RunRecord) => boolean, max = 40): Promise<RunRecord> {
-    for (let i = 0; i < max; i++) {
-      const r = await run(p);
-      if (pred(r)) return r;
+  /**
+   * Runs `p` as a scheduler would, one run every `gapMs`, until `pred` holds on a run or
+   * `withinMs` passes. What these tests wait for is time itself (a token's exp, a silent
+   * connection's bound), so the runs are spaced in time rather than back to back.
+   */
+  async function runUntil(p: PreparedProbe, pred: (r: RunRecord) => boolean, withinMs = 8000, gapMs = 50): Promise<RunRecord> {
+    const deadline = Date.now() + withinMs;
+    let last: RunRecord | undefined;
+    while (Date.now() < deadline) {
+      last = await run(p);
+      if (pred(last)) return last;
+      await new Promise((r) => setTimeout(r, gapMs));
     }
-    throw new Error('condition not reached');
+    throw new Error(`condition not reached within ${withinMs} ms; last run: ${JSON.stringify({ reason: last?.reason, detail: last?.detail, session: last?.session })}`);
   }
 
   it('server pings are seen; with them stopped and no answers the connection is declared dead and replaced', async () => {
@@ -170,7 +177,7 @@ describe('session probe against the simulator\'s session faults', () => {
   it('a session over a real 1 s-expiry token is refused after expiry and re-authenticates', async () => {
     await startSim();
     const p = held(sessionConfig(sim.url, '        expiry_check: 1s\n        expiry_ttl: 1s\n        clock_skew: 200ms\n'));
-    const r = await runUntil(p, (x) => Object.values(x.session!.expiryChecks).some((n) => n > 0), 20);
+    const r = await runUntil(p, (x) => Object.values(x.session!.expiryChecks).some((n) => n > 0));
     assert.equal(r.session!.expiryChecks.enforced, 1, r.session!.lastExpiryCheck);
     assert.equal(r.result, 'success', r.detail);
     assert.match(r.session!.lastExpiryCheck!, /^enforced: refused after expiry \(-32001\) and restored by a fresh authenticate$/);
@@ -180,12 +187,12 @@ describe('session probe against the simulator\'s session faults', () => {
     await startSim();
     sim.setFaults({ ignoreTokenExpiry: true });
     const p = held(sessionConfig(sim.url, '        expiry_check: 1s\n        expiry_ttl: 1s\n        clock_skew: 200ms\n'));
-    const bad = await runUntil(p, (x) => x.session!.expiryChecks.not_enforced > 0, 20);
+    const bad = await runUntil(p, (x) => x.session!.expiryChecks.not_enforced > 0);
     assert.equal(bad.result, 'failure');
     assert.equal(bad.reason, 'security_violation');
     assert.match(bad.detail!, /answered ping after its token expired/);
     sim.setFaults({});
-    const good = await runUntil(p, (x) => x.session!.expiryChecks.enforced > 0, 20);
+    const good = await runUntil(p, (x) => x.session!.expiryChecks.enforced > 0);
     assert.equal(good.result, 'success', good.detail);
   });
 
@@ -199,7 +206,7 @@ describe('session probe against the simulator\'s session faults', () => {
     assert.equal(healthy.session!.unauthenticatedNotifications, 0);
     sim.setFaults({ notifyUnauthenticated: true });
     sim.notify('camera_status_update', { device: 'camera0', status: 'CONNECTED' });
-    const leak = await runUntil(p, (x) => x.session!.unauthenticatedNotifications > 0, 20);
+    const leak = await runUntil(p, (x) => x.session!.unauthenticatedNotifications > 0);
     assert.equal(leak.reason, 'security_violation');
     assert.match(leak.detail!, /unauthenticated connection received camera_status_update/);
   });

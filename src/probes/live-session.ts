@@ -71,6 +71,9 @@ export const liveSession = defineProbe(optionsSchema, {
   },
   async run(ctx) {
     const state = stateOf(ctx);
+    // A run cut off by its deadline is recorded before this function returns: it carries
+    // the state as it stood, updated when the deadline drops the connection (heartbeat).
+    ctx.reportSession(state.report());
     try {
       await ensureConnected(ctx, state);
       await renewIfExpiring(ctx, state);
@@ -143,7 +146,10 @@ async function heartbeat(ctx: ProbeContext<SessionOptions>, state: SessionState)
   const conn = state.conn!;
   const method = ctx.options.method;
   // The run's deadline also ends a heartbeat that never answers: the connection is then dead.
-  const onAbort = () => void state.drop('heartbeat_failed', `${method} got no answer within the run's timeout`);
+  const onAbort = () => {
+    void state.drop('heartbeat_failed', `${method} got no answer within the run's timeout`);
+    ctx.reportSession(state.report());
+  };
   ctx.signal.addEventListener('abort', onAbort, { once: true });
   try {
     const started = performance.now();
