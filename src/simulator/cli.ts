@@ -21,7 +21,7 @@ const USAGE = `usage: cli.js [options]
   --cameras N                     number of cameras, default 2 (even: CONNECTED, odd: DISCONNECTED)
   --max-connections N             default 100
   --rate-limit-per-minute N       default 0 (off)
-  --notification-interval-ms N    default 0 (off)
+  --notification-interval-ms N    camera_status_update to each authenticated session, default 0 (off)
   --ping-interval-ms N            WebSocket ping frame to each connection, default 30000 (0: off)
   --faults JSON                   initial faults, e.g. '{"latencyMs":200}' (see below)
   --help
