@@ -105,6 +105,16 @@ function bigStat(title: string, description: string): stat.PanelBuilder {
     .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false));
 }
 
+/** The row of the session probe's panels (its metrics exist only where a session probe runs). */
+export const LIVE_SESSIONS_ROW = 'Live sessions';
+
+const SESSION_UP_DOWN: ValueMapping[] = [
+  {
+    type: MappingType.ValueToText,
+    options: { '0': { text: 'DOWN', color: RED, index: 0 }, '1': { text: 'UP', color: GREEN, index: 1 } },
+  },
+];
+
 const UP_DOWN: ValueMapping[] = [
   {
     type: MappingType.ValueToText,
@@ -147,7 +157,7 @@ const METHOD_TABLE_COLUMNS: DataTransformerConfig = {
   options: { excludeByName: { Time: true }, indexByName: { target: 0, method: 1, Value: 2 }, renameByName: {} },
 };
 
-/** The camprobe overview: security and the access matrix first, then availability, latency, cameras, runs, camprobe itself. */
+/** The camprobe overview: security and the access matrix first, then availability, latency, live sessions, cameras, runs, camprobe itself. */
 export function camprobeDashboard(): Dashboard {
   const obj = LATENCY_OBJECTIVE_SECONDS;
   return new DashboardBuilder('camprobe: camera service synthetic monitoring')
@@ -190,7 +200,7 @@ export function camprobeDashboard(): Dashboard {
     .withPanel(
       bigStat(
         'SECURITY VIOLATIONS (time range)',
-        'Runs in which a protected method answered with a result to missing, forged, expired or too-weak credentials. Anything but 0 is a security incident: see the ProtectedMethodExposed runbook.',
+        'Runs that found a security violation: a protected method answered with a result to missing, forged, expired or too-weak credentials (ProtectedMethodExposed), or a session probe found an expired session still served or a notification sent to an unauthenticated socket (CameraServiceSessionExpiryNotEnforced, CameraServiceUnauthenticatedNotification). Anything but 0 is a security incident: see the runbook of the alert that fired.',
       )
         .span(8)
         .height(6)
@@ -205,12 +215,15 @@ export function camprobeDashboard(): Dashboard {
         .noValue('0'),
     )
     .withPanel(
-      bigStat('ProtectedMethodExposed firing', 'Security alerts firing now, per target.')
+      bigStat(
+        'Critical security alerts firing',
+        'Critical security alerts firing now (ProtectedMethodExposed, CameraServiceSessionExpiryNotEnforced, CameraServiceUnauthenticatedNotification), for the selected targets: one per exposed method or session finding, per camprobe.',
+      )
         .span(4)
         .height(6)
         .withTarget(
           instantQuery(
-            'count(ALERTS{alertname="ProtectedMethodExposed", alertstate="firing", target=~"$target"}) or vector(0)',
+            'count(ALERTS{category="security", severity="critical", alertstate="firing", target=~"$target"}) or vector(0)',
             'firing',
           ),
         )
@@ -219,7 +232,10 @@ export function camprobeDashboard(): Dashboard {
         .noValue('0'),
     )
     .withPanel(
-      timeSeries('Security violations', 'Runs that found a protected method answering without valid credentials, per target, probe and location.')
+      timeSeries(
+        'Security violations',
+        "Runs that found a security violation (a protected method answering without valid credentials, or a session probe's finding), per target, probe and location.",
+      )
         .height(6)
         .withTarget(
           query(
@@ -385,6 +401,136 @@ export function camprobeDashboard(): Dashboard {
         .min(0),
     )
 
+    .withRow(new RowBuilder(LIVE_SESSIONS_ROW))
+    .withPanel(
+      bigStat(
+        'Session up',
+        'Whether the session held by each session probe (one authenticated WebSocket per target, like an operator console) is open and its last heartbeat was answered, worst location. CameraServiceSessionHeartbeatFailing pages when it is down more than half of 5 minutes from min(2, n) locations.',
+      )
+        .span(6)
+        .withTarget(instantQuery(`min by (target, probe) (camprobe_session_up{${SEL}})`, '{{target}} {{probe}}'))
+        .mappings(SESSION_UP_DOWN)
+        .thresholds(thresholds([{ value: null, color: RED }, { value: 1, color: GREEN }])),
+    )
+    .withPanel(
+      timeSeries(
+        'Session connected time',
+        'How long the current connection of each held session has been up, per target, probe and location; back to 0 at each disconnect. A sawtooth with a regular period is a timeout on the path: proxy or load-balancer idle timeout, the token lifetime, a maximum session age.',
+      )
+        .withTarget(query(`max by (target, probe, location) (camprobe_session_connected_seconds{${SEL}})`, '{{target}} {{probe}} {{location}}'))
+        .unit('s')
+        .min(0)
+        .span(9),
+    )
+    .withPanel(
+      timeSeries(
+        'Session disconnects by reason',
+        "Disconnects of the held session per interval, per target, location and reason: closed (the service closed it; the close code is in camprobe's log), heartbeat_failed, silent (neither an answer nor a server ping within the bound), error. CameraServiceSessionFlapping fires at 4 in 15 minutes.",
+      )
+        .withTarget(
+          query(
+            `sum by (target, location, reason) (increase(camprobe_session_disconnects_total{${SEL}}[$__rate_interval])) > 0`,
+            '{{target}} {{location}}: {{reason}}',
+          ),
+        )
+        .drawStyle(common.GraphDrawStyle.Bars)
+        .fillOpacity(70)
+        .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.Normal))
+        .decimals(0)
+        .min(0)
+        .span(9),
+    )
+    .withPanel(
+      objectiveLine(
+        timeSeries(
+          'Heartbeat (warm) vs status call (cold) latency',
+          "Percentiles over 5 minutes, all selected targets and locations: the session probe's heartbeat on its long-lived connection (warm), against the `call` step of the other probes on a connection opened for the run (cold). Warm slower than cold: the service serves long-lived connections worse (a busy per-connection worker, a proxy buffering). The dashed line is the documented 50 ms target.",
+        )
+          .withTarget(query(`histogram_quantile(0.5, sum by (le) (camprobe:session_heartbeat_duration_seconds_bucket:rate5m{${SEL}}))`, 'heartbeat p50', 'A'))
+          .withTarget(query(`histogram_quantile(0.99, sum by (le) (camprobe:session_heartbeat_duration_seconds_bucket:rate5m{${SEL}}))`, 'heartbeat p99', 'B'))
+          .withTarget(query(`histogram_quantile(0.5, sum by (le) (camprobe:probe_step_duration_seconds_bucket:rate5m{step="call", ${SEL}}))`, 'status call p50', 'C'))
+          .withTarget(query(`histogram_quantile(0.99, sum by (le) (camprobe:probe_step_duration_seconds_bucket:rate5m{step="call", ${SEL}}))`, 'status call p99', 'D'))
+          .unit('s')
+          .min(0),
+        [{ value: null, color: GREEN }, { value: obj, color: RED }],
+      ),
+    )
+    .withPanel(
+      timeSeries(
+        'Session notifications per minute',
+        'Notifications received on the held session per minute, per target, location and method (camera_status_update, recording_status_update, other), and those that failed validation (INVALID: CameraServiceSessionInvalidNotifications). Every location should see the same rate: one that sees fewer misses notifications.',
+      )
+        .withTarget(
+          query(
+            `60 * sum by (target, location, method) (rate(camprobe_session_notifications_total{${SEL}}[$__rate_interval]))`,
+            '{{target}} {{location}} {{method}}',
+            'A',
+          ),
+        )
+        .withTarget(
+          query(
+            `60 * sum by (target, location) (rate(camprobe_session_invalid_notifications_total{${SEL}}[$__rate_interval])) > 0`,
+            '{{target}} {{location}} INVALID',
+            'B',
+          ),
+        )
+        .overrideByQuery('B', [{ id: 'color', value: { mode: FieldColorModeId.Fixed, fixedColor: RED } }])
+        .unit('short')
+        .min(0),
+    )
+    .withPanel(
+      objectiveLine(
+        timeSeries(
+          'Time since last notification and server ping',
+          'Seconds since the held session last received a notification and a WebSocket ping frame from the service, per target and location (no series until the first one since camprobe started). The dashed line is where CameraServiceSessionServerPingsStopped fires for pings while the session is up; notifications only come when a camera or recording changes state, so a long quiet spell there is not an alarm by itself.',
+        )
+          .withTarget(
+            query(
+              `time() - max by (target, location) (camprobe_session_last_notification_timestamp_seconds{${SEL}})`,
+              '{{target}} {{location}} notification',
+              'A',
+            ),
+          )
+          .withTarget(
+            query(
+              `time() - max by (target, location) (camprobe_session_last_server_ping_timestamp_seconds{${SEL}})`,
+              '{{target}} {{location}} server ping',
+              'B',
+            ),
+          )
+          .unit('s')
+          .min(0),
+        [{ value: null, color: GREEN }, { value: 300, color: RED }],
+      ),
+    )
+    .withPanel(
+      timeSeries(
+        'Session expiry checks and unauthenticated notifications',
+        "Expiry checks per interval by result, per target: a session held past its token's exp must be refused (enforced); not_enforced is CameraServiceSessionExpiryNotEnforced, inconclusive means the check could not tell. Notifications received by a socket that never authenticated (UNAUTHENTICATED) are CameraServiceUnauthenticatedNotification. Only enforced (and some inconclusive) is normal.",
+      )
+        .withTarget(
+          query(
+            `sum by (target, result) (increase(camprobe_session_expiry_checks_total{${SEL}}[$__rate_interval])) > 0`,
+            '{{target}} expiry {{result}}',
+            'A',
+          ),
+        )
+        .withTarget(
+          query(
+            `sum by (target) (increase(camprobe_session_unauthenticated_notifications_total{${SEL}}[$__rate_interval])) > 0`,
+            '{{target}} UNAUTHENTICATED notifications',
+            'B',
+          ),
+        )
+        .overrideByRegexp('.* expiry enforced', [{ id: 'color', value: { mode: FieldColorModeId.Fixed, fixedColor: GREEN } }])
+        .overrideByRegexp('.* expiry inconclusive', [{ id: 'color', value: { mode: FieldColorModeId.Fixed, fixedColor: 'orange' } }])
+        .overrideByRegexp('.* (expiry not_enforced|UNAUTHENTICATED notifications)', [{ id: 'color', value: { mode: FieldColorModeId.Fixed, fixedColor: RED } }])
+        .drawStyle(common.GraphDrawStyle.Bars)
+        .fillOpacity(80)
+        .decimals(0)
+        .min(0),
+    )
+
     .withRow(new RowBuilder('Cameras'))
     .withPanel(
       timeSeries('Cameras connected', 'Cameras reported by the last successful get_camera_list: connected and total, per target (highest location).')
@@ -501,17 +647,24 @@ export function generate(): Record<string, string> {
 /** One PromQL query of a dashboard panel, for tests that run them against Prometheus. */
 export interface PanelQuery {
   panel: string;
+  /** The title of the row the panel is in ('' above the first row). */
+  row: string;
   refId: string;
   expr: string;
 }
 
-/** Every panel query of a dashboard (rows included), in panel order. */
+/**
+ * Every panel query of a dashboard (rows included), in panel order. An expanded row's
+ * panels follow it at the top level; a collapsed row holds them in its `panels`.
+ */
 export function panelQueries(dashboard: Dashboard): PanelQuery[] {
   const queries: PanelQuery[] = [];
-  type AnyPanel = { title?: string; targets?: Array<{ expr?: string; refId?: string }>; panels?: AnyPanel[] };
+  type AnyPanel = { type?: string; title?: string; targets?: Array<{ expr?: string; refId?: string }>; panels?: AnyPanel[] };
+  let row = '';
   const visit = (p: AnyPanel): void => {
+    if (p.type === 'row') row = p.title ?? '';
     for (const t of p.targets ?? []) {
-      if (t.expr !== undefined) queries.push({ panel: p.title ?? '', refId: t.refId ?? '', expr: t.expr });
+      if (t.expr !== undefined) queries.push({ panel: p.title ?? '', row, refId: t.refId ?? '', expr: t.expr });
     }
     for (const child of p.panels ?? []) visit(child);
   };

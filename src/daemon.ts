@@ -129,6 +129,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         running = false;
         await configs.idle();
         await scheduler.stop();
+        await jobs.closeAll();
         await http.close();
         log.info('camprobe stopped');
       })();

@@ -29,7 +29,12 @@ interface RuleFile {
 interface AlertTestCase {
   eval_time: string;
   alertname: string;
-  exp_alerts?: unknown[] | null;
+  exp_alerts?: Array<{ exp_labels?: Record<string, string> }> | null;
+}
+interface InhibitRule {
+  source_matchers: string[];
+  target_matchers: string[];
+  equal?: string[];
 }
 interface UnitTestFile {
   rule_files: string[];
@@ -47,6 +52,26 @@ function run(cmd: string, args: string[]): { status: number | null; stdout: stri
   const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', timeout: 60_000 });
   if (r.error) throw r.error;
   return { status: r.status, stdout: r.stdout, output: `${r.stdout}${r.stderr}` };
+}
+
+/** Whether an Alertmanager matcher `alertname="X"` / `alertname=~"X|Y"` (anchored) matches the alert name. */
+function matchesAlertname(matcher: string, name: string): boolean {
+  const m = /^alertname(=~?)"(.*)"$/.exec(matcher);
+  assert.ok(m, `unexpected matcher ${matcher}`);
+  return m[1] === '=' ? name === m[2] : new RegExp(`^(?:${m[2]})$`).test(name);
+}
+
+/** The labels of every firing case of each alert in the promtool unit tests. */
+function firingLabels(testFiles: string[]): Map<string, Array<Record<string, string>>> {
+  const out = new Map<string, Array<Record<string, string>>>();
+  for (const file of testFiles) {
+    for (const t of (parse(readFileSync(file, 'utf8')) as UnitTestFile).tests) {
+      for (const c of t.alert_rule_test ?? []) {
+        for (const e of c.exp_alerts ?? []) out.set(c.alertname, [...(out.get(c.alertname) ?? []), e.exp_labels ?? {}]);
+      }
+    }
+  }
+  return out;
 }
 
 function alerts(): AlertRule[] {
@@ -110,18 +135,42 @@ describe('Prometheus alert and recording rules', () => {
     }
   });
 
-  it('security alerts: ProtectedMethodExposed, critical at once, and the rejection-unconfirmed warning, nothing else', () => {
+  it('security alerts: ProtectedMethodExposed and the two session findings, critical at once, and the rejection-unconfirmed warning, nothing else', () => {
     const security = alerts().filter((a) => a.labels?.category === 'security');
-    assert.deepEqual(security.map((a) => a.alert).sort(), ['ProtectedMethodExposed', 'ProtectedMethodRejectionUnconfirmed']);
+    assert.deepEqual(security.map((a) => a.alert).sort(), [
+      'CameraServiceSessionExpiryNotEnforced',
+      'CameraServiceUnauthenticatedNotification',
+      'ProtectedMethodExposed',
+      'ProtectedMethodRejectionUnconfirmed',
+    ]);
+    const atOnce = (a: AlertRule) => a.for === undefined || /^0[smh]?$/.test(a.for);
 
     const exposed = security.find((a) => a.alert === 'ProtectedMethodExposed')!;
     assert.equal(exposed.labels?.severity, 'critical');
-    assert.ok(exposed.for === undefined || /^0[smh]?$/.test(exposed.for), `for: ${exposed.for}`);
+    assert.ok(atOnce(exposed), `for: ${exposed.for}`);
     // Per method from the access matrix's gauge; per run for probes without it, unless
-    // the same camprobe exports the gauge for that probe (no second alert without method).
+    // the same camprobe exports the gauge for that probe (no second alert without method),
+    // and not for session probes, whose violations the session alerts below name.
     assert.match(exposed.expr, /^camprobe_protected_method_exposed > 0\b/);
     assert.match(exposed.expr, /increase\(camprobe_probe_runs_total\{reason="security_violation"\}\[\w+\]\) > 0/);
-    assert.match(exposed.expr, /unless on \(job, instance, target, probe\)\s+camprobe_protected_method_exposed\s*\)\s*$/);
+    assert.match(
+      exposed.expr,
+      /unless on \(job, instance, target, probe\)\s+camprobe_protected_method_exposed\s+unless on \(job, instance, target, probe\)\s+camprobe_probe_info\{type="session"\}\s*\)\s*$/,
+    );
+
+    // The session probe's two security checks: the first finding fires, with its own name.
+    for (const [name, counter] of [
+      ['CameraServiceSessionExpiryNotEnforced', 'camprobe_session_expiry_checks_total{result="not_enforced"}'],
+      ['CameraServiceUnauthenticatedNotification', 'camprobe_session_unauthenticated_notifications_total'],
+    ] as const) {
+      const a = security.find((x) => x.alert === name)!;
+      assert.equal(a.labels?.severity, 'critical', `${name}: severity`);
+      assert.ok(atOnce(a), `${name}: for: ${a.for}`);
+      const c = counter.replace(/[{}]/g, '\\$&');
+      assert.match(a.expr, new RegExp(`^increase\\(${c}\\[\\w+\\]\\) > 0\\b`), `${name}: expr`);
+      // A series first scraped with a finding already counted (increase() needs two samples).
+      assert.match(a.expr, new RegExp(`${c} > 0\\s+unless\\s+${c} offset \\w+`), `${name}: expr`);
+    }
 
     const unconfirmed = security.find((a) => a.alert === 'ProtectedMethodRejectionUnconfirmed')!;
     assert.equal(unconfirmed.labels?.severity, 'warning');
@@ -166,7 +215,10 @@ describe('Prometheus alert and recording rules', () => {
     for (const child of first.routes ?? []) assert.ok(child.receiver === undefined || child.receiver === first.receiver, 'a security sub-route leaves the security receiver');
     const names = new Set(alerts().map((a) => a.alert));
     const security = alerts().filter((a) => a.labels?.category === 'security').map((a) => a.alert);
-    assert.ok(security.length >= 2, 'security alerts');
+    // Named, so the check below cannot pass vacuously for an alert that lost its category.
+    for (const n of ['ProtectedMethodExposed', 'ProtectedMethodRejectionUnconfirmed', 'CameraServiceSessionExpiryNotEnforced', 'CameraServiceUnauthenticatedNotification']) {
+      assert.ok(security.includes(n), `${n} is not a security alert`);
+    }
     for (const rule of am.inhibit_rules) {
       for (const m of [...rule.source_matchers, ...rule.target_matchers] as string[]) {
         const value = /^alertname=~?"(.*)"$/.exec(m)?.[1];
@@ -175,9 +227,45 @@ describe('Prometheus alert and recording rules', () => {
       }
       // Every security alert, critical or warning, is never a target of an inhibition.
       for (const m of rule.target_matchers as string[]) {
-        const [, op, value] = /^alertname(=~?)"(.*)"$/.exec(m)!;
-        const matches = (n: string) => (op === '=' ? n === value : new RegExp(`^(?:${value})$`).test(n));
-        for (const n of security) assert.ok(!matches(n), `inhibit rule ${m} would silence security alert ${n}`);
+        for (const n of security) assert.ok(!matchesAlertname(m, n), `inhibit rule ${m} would silence security alert ${n}`);
+      }
+    }
+  });
+
+  it('inhibition: one page per outage, never a security alert, never across targets', () => {
+    const am = parse(readFileSync(join(root, 'deploy/prometheus/alertmanager.yml'), 'utf8')) as { inhibit_rules: InhibitRule[] };
+    const all = alerts();
+    // The source alerts that can silence an alert, by name.
+    const inhibitors = (name: string): string[] =>
+      am.inhibit_rules
+        .filter((r) => r.target_matchers.some((m) => matchesAlertname(m, name)))
+        .flatMap((r) => all.map((a) => a.alert).filter((n) => r.source_matchers.some((m) => matchesAlertname(m, n))));
+
+    for (const a of all.filter((x) => x.labels?.category === 'security')) {
+      assert.deepEqual(inhibitors(a.alert), [], `security alert ${a.alert} can be inhibited`);
+    }
+    // The live session's availability alerts follow the outage that causes them...
+    for (const n of ['CameraServiceSessionHeartbeatFailing', 'CameraServiceSessionFlapping', 'CameraServiceSessionServerPingsStopped']) {
+      assert.ok(inhibitors(n).includes('CameraServiceDown'), `${n} is not inhibited by CameraServiceDown`);
+    }
+    for (const n of ['CameraServiceSessionFlapping', 'CameraServiceSessionServerPingsStopped']) {
+      assert.ok(inhibitors(n).includes('CameraServiceSessionHeartbeatFailing'), `${n} is not inhibited by CameraServiceSessionHeartbeatFailing`);
+    }
+    // ...but an invalid notification is not caused by an outage.
+    assert.deepEqual(inhibitors('CameraServiceSessionInvalidNotifications'), []);
+
+    // Alertmanager counts a label missing on both sides as equal: an `equal` label that a
+    // target alert can lack would let any source alert silence it, on every target. Every
+    // firing case of every target alert in the unit tests must carry each `equal` label.
+    const firing = firingLabels(yamlFiles(TESTS_DIR));
+    for (const rule of am.inhibit_rules) {
+      assert.ok((rule.equal ?? []).length > 0, `inhibit rule ${rule.source_matchers.join(',')} has no equal labels`);
+      for (const a of all.filter((x) => rule.target_matchers.some((m) => matchesAlertname(m, x.alert)))) {
+        const cases = firing.get(a.alert) ?? [];
+        assert.ok(cases.length > 0, `${a.alert}: no firing unit test case`);
+        for (const labels of cases) {
+          for (const l of rule.equal ?? []) assert.ok(labels[l], `${a.alert} fires without label ${l}, which inhibit rule ${rule.source_matchers.join(',')} requires equal`);
+        }
       }
     }
   });
@@ -193,9 +281,17 @@ describe('Prometheus alert and recording rules', () => {
     assert.equal(route(['alertname=ProtectedMethodExposed', 'severity=critical', 'category=security', 'target=cam1', 'method=get_server_info']), 'security-oncall');
     // A security warning goes to the security receiver, not to the tickets of other warnings.
     assert.equal(route(['alertname=ProtectedMethodRejectionUnconfirmed', 'severity=warning', 'category=security', 'target=cam1', 'method=get_storage_info']), 'security-oncall');
+    // The session probe's security findings too, not the availability pager.
+    assert.equal(route(['alertname=CameraServiceSessionExpiryNotEnforced', 'severity=critical', 'category=security', 'target=cam1', 'probe=session', 'result=not_enforced']), 'security-oncall');
+    assert.equal(route(['alertname=CameraServiceUnauthenticatedNotification', 'severity=critical', 'category=security', 'target=cam1', 'probe=session']), 'security-oncall');
     assert.equal(route(['alertname=AccessMatrixSweepStalled', 'severity=warning', 'category=monitoring', 'target=cam1']), 'ops-tickets');
     assert.equal(route(['alertname=ProtectedMethodMissing', 'severity=warning', 'category=monitoring', 'target=cam1', 'method=get_status']), 'ops-tickets');
     assert.equal(route(['alertname=CameraServiceDown', 'severity=critical', 'category=availability', 'target=cam1']), 'oncall-pager');
+    // The live session: the heartbeat pages, the warnings open tickets.
+    assert.equal(route(['alertname=CameraServiceSessionHeartbeatFailing', 'severity=critical', 'category=availability', 'target=cam1', 'probe=session']), 'oncall-pager');
+    for (const n of ['CameraServiceSessionFlapping', 'CameraServiceSessionServerPingsStopped', 'CameraServiceSessionInvalidNotifications']) {
+      assert.equal(route([`alertname=${n}`, 'severity=warning', 'category=availability', 'target=cam1', 'probe=session']), 'ops-tickets', n);
+    }
     assert.equal(route(['alertname=ProbesNotRunning', 'severity=warning', 'category=monitoring']), 'ops-tickets');
   });
 });

@@ -61,3 +61,18 @@ describe('bench:matrix --smoke', () => {
     assert.match(stdout, /^series the access report adds to one target: 23 /m);
   });
 });
+
+describe('bench:sessions --smoke', () => {
+  it('holds sessions against a simulator process and reads memory per session', async () => {
+    const child = spawn(process.execPath, ['--expose-gc', 'dist/bench/sessions.js', '--smoke'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const [code] = await once(child, 'exit');
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /^# 50 held sessions/m);
+    assert.match(stdout, /^RSS per held session: -?[\d.]+ KB/m);
+    assert.match(stdout, /^live heap per held session: -?[\d.]+ KB/m);
+  });
+});

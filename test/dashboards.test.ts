@@ -1,8 +1,9 @@
 /**
  * The committed Grafana dashboards are exactly what dashboards/generate.ts produces, the
  * provisioning files point at them, every panel's PromQL parses (promtool), and the
- * access-matrix panels compute what they say from synthetic series (promtool unit test:
- * the end-to-end test only sees the metrics the probes of its camprobe export).
+ * access-matrix and live-session panels compute what they say from synthetic series
+ * (promtool unit test: the end-to-end test only sees the metrics the probes of its
+ * camprobe export).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -11,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
-import { camprobeDashboard, generate, panelQueries, type PanelQuery } from '../dashboards/generate.js';
+import { camprobeDashboard, generate, LIVE_SESSIONS_ROW, panelQueries, type PanelQuery } from '../dashboards/generate.js';
 
 const root = process.cwd();
 /** What Grafana substitutes, as in test/prometheus-e2e.test.ts, with "All" selected. */
@@ -23,6 +24,16 @@ const GRAFANA_VARIABLES: Record<string, string> = {
   $location: '.*',
 };
 const ACCESS_MATRIX_PANELS = ['Exposed methods', 'Protected methods', 'Access matrix coverage', 'Time since last sweep (sweep periods)'];
+const LIVE_SESSION_PANELS = [
+  'Session up',
+  'Session connected time',
+  'Session disconnects by reason',
+  'Heartbeat (warm) vs status call (cold) latency',
+  'Session notifications per minute',
+  'Time since last notification and server ping',
+  'Session expiry checks and unauthenticated notifications',
+];
+const RULES_FILE = join(root, 'deploy/prometheus/rules/camprobe.rules.yml');
 
 function grafanaExpr(expr: string): string {
   let out = expr;
@@ -76,6 +87,7 @@ describe('Grafana dashboards as code', () => {
       'Event-loop lag',
       'Memory',
       ...ACCESS_MATRIX_PANELS,
+      ...LIVE_SESSION_PANELS,
     ]) {
       assert.ok(titles.includes(wanted), `no panel "${wanted}"`);
     }
@@ -84,6 +96,32 @@ describe('Grafana dashboards as code', () => {
   it('the access matrix has its own row, right after Security', () => {
     const rows = (camprobeDashboard().panels ?? []).filter((p) => p.type === 'row').map((p) => (p as { title?: string }).title);
     assert.deepEqual(rows.slice(0, 3), ['Security', 'Access matrix', 'Availability']);
+  });
+
+  it('the session probe has its own row, "Live sessions", after Latency, with exactly its panels', () => {
+    const rows = (camprobeDashboard().panels ?? []).filter((p) => p.type === 'row').map((p) => (p as { title?: string }).title);
+    assert.equal(rows[rows.indexOf('Latency') + 1], LIVE_SESSIONS_ROW);
+    const inRow = [...new Set(panelQueries(camprobeDashboard()).filter((q) => q.row === LIVE_SESSIONS_ROW).map((q) => q.panel))];
+    assert.deepEqual(inRow, LIVE_SESSION_PANELS);
+    // Every session metric the probe exports appears in the row (the histogram as buckets).
+    const exprs = panelQueries(camprobeDashboard())
+      .filter((q) => q.row === LIVE_SESSIONS_ROW)
+      .map((q) => q.expr)
+      .join('\n');
+    for (const metric of [
+      'camprobe_session_up',
+      'camprobe_session_connected_seconds',
+      'camprobe_session_disconnects_total',
+      'camprobe:session_heartbeat_duration_seconds_bucket:rate5m',
+      'camprobe_session_notifications_total',
+      'camprobe_session_invalid_notifications_total',
+      'camprobe_session_last_notification_timestamp_seconds',
+      'camprobe_session_last_server_ping_timestamp_seconds',
+      'camprobe_session_expiry_checks_total',
+      'camprobe_session_unauthenticated_notifications_total',
+    ]) {
+      assert.ok(exprs.includes(metric), `no live-session panel shows ${metric}`);
+    }
   });
 
   const dir = mkdtempSync(join(tmpdir(), 'camprobe-dashboards-'));
@@ -166,6 +204,135 @@ describe('Grafana dashboards as code', () => {
       ],
     };
     const file = join(dir, 'access-matrix-panels.yml');
+    writeFileSync(file, stringify(unit));
+    const { status, output } = promtool(['test', 'rules', file]);
+    assert.equal(status, 0, output);
+  });
+
+  it('the live-session panels show the session series (promtool test rules with the recording rules, synthetic series)', () => {
+    const queries = panelQueries(camprobeDashboard()).filter((q) => q.row === LIVE_SESSIONS_ROW);
+    const byPanel = (panel: string, refId = 'A'): PanelQuery => {
+      const q = queries.find((x) => x.panel === panel && x.refId === refId);
+      assert.ok(q, `no query ${refId} in panel "${panel}"`);
+      return q;
+    };
+    // cam1 from east and west, cam2 from a camprobe without location. At 25m (1500 s):
+    // - east holds its session (up 25 minutes); west has just lost it (its heartbeat
+    //   failed in the last minute); cam2 up.
+    // - east's heartbeats, 100 a minute: 50 under 10 ms, 10 more under 25 ms, the other 40
+    //   under 50 ms. auth_flow's status calls, 10 a minute: 5 under 25 ms, 5 under 50 ms.
+    // - east: 6 camera_status_update a minute, last notification at 1440 s, last server
+    //   ping at 1470 s; west: 1 invalid notification in the last minute.
+    // - cam1 east: an expiry check a minute, enforced; the one of the last minute was
+    //   not_enforced. One unauthenticated notification in the last minute.
+    const sel = (loc: string, probe = 'session') => `job="camprobe",instance="${loc}:9464",location="${loc}",target="cam1",probe="${probe}"`;
+    const cam2 = 'job="camprobe",instance="solo:9464",target="cam2",probe="session"';
+    const series: Array<{ series: string; values: string }> = [
+      { series: `camprobe_session_up{${sel('east')}}`, values: '1x25' },
+      { series: `camprobe_session_up{${sel('west')}}`, values: '1x24 0' },
+      { series: `camprobe_session_up{${cam2}}`, values: '1x25' },
+      { series: `camprobe_session_connected_seconds{${sel('east')}}`, values: '0+60x25' },
+      { series: `camprobe_session_connected_seconds{${sel('west')}}`, values: '0+60x24 0' },
+      { series: `camprobe_session_disconnects_total{${sel('east')},reason="closed"}`, values: '3x25' },
+      { series: `camprobe_session_disconnects_total{${sel('west')},reason="closed"}`, values: '0x25' },
+      { series: `camprobe_session_disconnects_total{${sel('west')},reason="heartbeat_failed"}`, values: '0x24 1' },
+      { series: `camprobe_session_notifications_total{${sel('east')},method="camera_status_update"}`, values: '0+6x25' },
+      { series: `camprobe_session_notifications_total{${sel('east')},method="recording_status_update"}`, values: '0x25' },
+      { series: `camprobe_session_invalid_notifications_total{${sel('east')}}`, values: '0x25' },
+      { series: `camprobe_session_invalid_notifications_total{${sel('west')}}`, values: '0x24 1' },
+      { series: `camprobe_session_last_notification_timestamp_seconds{${sel('east')}}`, values: '1440x25' },
+      { series: `camprobe_session_last_server_ping_timestamp_seconds{${sel('east')}}`, values: '0+30x24 1470' },
+      { series: `camprobe_session_expiry_checks_total{${sel('east')},result="enforced"}`, values: '0+1x24 24' },
+      { series: `camprobe_session_expiry_checks_total{${sel('east')},result="not_enforced"}`, values: '0x24 1' },
+      { series: `camprobe_session_expiry_checks_total{${sel('east')},result="inconclusive"}`, values: '0x25' },
+      { series: `camprobe_session_unauthenticated_notifications_total{${sel('east')}}`, values: '0x24 1' },
+    ];
+    const heartbeat: Record<string, number> = { '0.005': 0, '0.01': 50, '0.025': 60, '0.05': 100, '0.1': 100, '0.25': 100, '1': 100, '+Inf': 100 };
+    for (const [le, perMinute] of Object.entries(heartbeat)) {
+      series.push({ series: `camprobe_session_heartbeat_duration_seconds_bucket{${sel('east')},le="${le}"}`, values: `0+${perMinute}x25` });
+    }
+    const call: Record<string, number> = { '0.005': 0, '0.01': 0, '0.025': 5, '0.05': 10, '0.1': 10, '0.25': 10, '1': 10, '+Inf': 10 };
+    for (const [le, perMinute] of Object.entries(call)) {
+      series.push({ series: `camprobe_probe_step_duration_seconds_bucket{${sel('east', 'auth_flow')},step="call",le="${le}"}`, values: `0+${perMinute}x25` });
+    }
+    const exp = (expr: string, samples: Array<[string, number]>) => ({
+      expr: grafanaExpr(expr),
+      eval_time: '25m',
+      exp_samples: samples.map(([labels, value]) => ({ labels, value })),
+    });
+    const latency = 'Heartbeat (warm) vs status call (cold) latency';
+    const since = 'Time since last notification and server ping';
+    const security = 'Session expiry checks and unauthenticated notifications';
+    const unit = {
+      rule_files: [RULES_FILE],
+      evaluation_interval: '1m',
+      tests: [
+        {
+          interval: '1m',
+          input_series: series,
+          promql_expr_test: [
+            exp(byPanel('Session up').expr, [
+              ['{target="cam1", probe="session"}', 0],
+              ['{target="cam2", probe="session"}', 1],
+            ]),
+            exp(byPanel('Session connected time').expr, [
+              ['{target="cam1", probe="session", location="east"}', 1500],
+              ['{target="cam1", probe="session", location="west"}', 0],
+            ]),
+            exp(byPanel('Session disconnects by reason').expr, [['{target="cam1", location="west", reason="heartbeat_failed"}', 1]]),
+            // Over the 5 minutes before 25m: heartbeat p50 at the top of the 10 ms bucket,
+            // p99 97.5% into the 25-50 ms bucket; status calls p50 at 25 ms, p99 98% into
+            // the 25-50 ms bucket. (promtool compares exactly: these fractions come out
+            // exact in floating point.)
+            exp(byPanel(latency, 'A').expr, [['{}', 0.01]]),
+            exp(byPanel(latency, 'B').expr, [['{}', 0.025 + 0.025 * 0.975]]),
+            exp(byPanel(latency, 'C').expr, [['{}', 0.025]]),
+            exp(byPanel(latency, 'D').expr, [['{}', 0.025 + 0.025 * 0.98]]),
+            exp(byPanel('Session notifications per minute', 'A').expr, [
+              ['{target="cam1", location="east", method="camera_status_update"}', 6],
+              ['{target="cam1", location="east", method="recording_status_update"}', 0],
+            ]),
+            exp(byPanel('Session notifications per minute', 'B').expr, [['{target="cam1", location="west"}', 1]]),
+            exp(byPanel(since, 'A').expr, [['{target="cam1", location="east"}', 60]]),
+            exp(byPanel(since, 'B').expr, [['{target="cam1", location="east"}', 30]]),
+            exp(byPanel(security, 'A').expr, [['{target="cam1", result="not_enforced"}', 1]]),
+            exp(byPanel(security, 'B').expr, [['{target="cam1"}', 1]]),
+          ],
+        },
+      ],
+    };
+    const file = join(dir, 'live-session-panels.yml');
+    writeFileSync(file, stringify(unit));
+    const { status, output } = promtool(['test', 'rules', file]);
+    assert.equal(status, 0, output);
+  });
+
+  it('the security stat counts every critical security alert that fires, and nothing else (promtool test rules)', () => {
+    const q = panelQueries(camprobeDashboard()).find((x) => x.panel === 'Critical security alerts firing');
+    assert.ok(q, 'no panel "Critical security alerts firing"');
+    const alert = (name: string, state: string, severity: string, category: string, extra: string) =>
+      `ALERTS{alertname="${name}",alertstate="${state}",severity="${severity}",category="${category}",target="cam1",${extra}}`;
+    const unit = {
+      rule_files: [],
+      evaluation_interval: '1m',
+      tests: [
+        {
+          interval: '1m',
+          input_series: [
+            // Counted: two exposed methods and a session finding.
+            { series: alert('ProtectedMethodExposed', 'firing', 'critical', 'security', 'method="get_server_info"'), values: '1x5' },
+            { series: alert('ProtectedMethodExposed', 'firing', 'critical', 'security', 'method="get_metrics"'), values: '1x5' },
+            { series: alert('CameraServiceSessionExpiryNotEnforced', 'firing', 'critical', 'security', 'probe="session"'), values: '1x5' },
+            // Not counted: pending, a security warning, a critical availability alert.
+            { series: alert('CameraServiceUnauthenticatedNotification', 'pending', 'critical', 'security', 'probe="session"'), values: '1x5' },
+            { series: alert('ProtectedMethodRejectionUnconfirmed', 'firing', 'warning', 'security', 'method="get_status"'), values: '1x5' },
+            { series: alert('CameraServiceSessionHeartbeatFailing', 'firing', 'critical', 'availability', 'probe="session"'), values: '1x5' },
+          ],
+          promql_expr_test: [{ expr: grafanaExpr(q.expr), eval_time: '5m', exp_samples: [{ labels: '{}', value: 3 }] }],
+        },
+      ],
+    };
+    const file = join(dir, 'security-stat.yml');
     writeFileSync(file, stringify(unit));
     const { status, output } = promtool(['test', 'rules', file]);
     assert.equal(status, 0, output);

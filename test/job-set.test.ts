@@ -31,6 +31,7 @@ function fakeRunner(outcome: RunRecord | undefined) {
         asked.push(opts);
         return outcome;
       },
+      close: async () => undefined,
     }),
     run: async () => outcome,
   };

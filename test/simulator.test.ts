@@ -288,6 +288,7 @@ describe('methods', () => {
   test('periodic notifications are interleaved with responses', async (t) => {
     const s = await sim(t, { notificationIntervalMs: 5 });
     const c = await open(t, s);
+    await c.call('authenticate', { auth_token: API_KEY }); // notifications go to sessions only
     const first = await c.nextJson();
     assert.equal(first.method, 'camera_status_update');
     assert.equal(first.id, undefined);
@@ -936,6 +937,9 @@ describe('connections and HTTP', () => {
         peakRequestsPerMinute: 0,
         requestsLastMinute: 0,
         peakOpenConnections: fresh.openConnections,
+        pingsSent: 0,
+        drops: 0,
+        notificationsSent: 0,
       },
     );
     await d.call('ping');
@@ -954,6 +958,7 @@ describe('connections and HTTP', () => {
     const s = await startSimulator({ jwtSecret: SECRET, notificationIntervalMs: 5, apiKeys: [{ key: API_KEY, role: 'admin' }] });
     const c = new TestClient(new WebSocket(s.url));
     await once(c.ws, 'open');
+    await c.call('authenticate', { auth_token: API_KEY }); // notifications go to sessions only
     await c.nextJson(); // the notification timer runs
     s.setFaults({ latencyMs: 60_000 });
     c.send({ jsonrpc: '2.0', method: 'ping', params: { auth_token: API_KEY }, id: 1 });

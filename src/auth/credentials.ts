@@ -18,7 +18,7 @@ export interface CredentialProvider {
   /** A credential the service must accept. */
   valid(): Promise<string>;
   /** A valid token for `role`; throws when `canMint` is false. */
-  mint(role: Role): Promise<string>;
+  mint(role: Role, ttlSeconds?: number): Promise<string>;
   /** A credential the service must refuse. `expired` needs `canMint`. */
   bad(kind: BadCredential, role: Role): Promise<string>;
 }
@@ -65,7 +65,8 @@ export function createCredentialProvider(
   const key = () => new TextEncoder().encode(secretOf());
   const ttl = Math.max(1, Math.floor(cfg.ttl_ms / 1000));
 
-  const mint = (role: Role) => sign(role, now(), now() + ttl, key());
+  // `ttlSeconds` shorter than the configured lifetime: the session probe's expiry check.
+  const mint = (role: Role, ttlSeconds = ttl) => sign(role, now(), now() + Math.max(1, Math.floor(ttlSeconds)), key());
   // The valid token is reused while more than half of its lifetime is left, like any
   // client does: signing through WebCrypto on every run was a large share of the
   // daemon's CPU at scale (docs/performance.md, change 2). A changed secret (a rotated

@@ -93,6 +93,47 @@ export interface RunRecord {
   values?: Record<string, number>;
   /** What the access matrix stands at after this run (protected_rejection only). */
   access?: AccessReport;
+  /** The held connection's story so far (the session probe only). */
+  session?: SessionReport;
+}
+
+/** Why a held session connection ended. A fixed set: it becomes a metrics label. */
+export const DISCONNECT_REASONS = ['closed', 'heartbeat_failed', 'silent', 'error'] as const;
+export type DisconnectReason = (typeof DISCONNECT_REASONS)[number];
+
+/** Notification methods counted apart; any other is `other`. A fixed set: a metrics label. */
+export const NOTIFICATION_METHODS = ['camera_status_update', 'recording_status_update', 'other'] as const;
+export type NotificationMethod = (typeof NOTIFICATION_METHODS)[number];
+
+/** Results of a session-expiry check. A fixed set: a metrics label. */
+export const EXPIRY_RESULTS = ['enforced', 'not_enforced', 'inconclusive'] as const;
+export type ExpiryResult = (typeof EXPIRY_RESULTS)[number];
+
+/**
+ * The session probe's held connection after a run: counters since the probe started
+ * (they only grow, like Prometheus counters), timestamps in epoch ms, bounded samples.
+ */
+export interface SessionReport {
+  up: boolean;
+  /** Epoch ms the current connection opened; undefined while down. */
+  connectedAtMs?: number;
+  /** Why the last connection ended, for people: "closed by the service (code 1006)". */
+  lastDisconnect?: string;
+  disconnects: Record<DisconnectReason, number>;
+  reconnects: number;
+  /** This run's heartbeat latency, when it answered. */
+  heartbeatMs?: number;
+  heartbeatFailures: number;
+  lastServerPingAtMs?: number;
+  notifications: Record<NotificationMethod, number>;
+  lastNotificationAtMs?: number;
+  invalidNotifications: number;
+  /** The latest malformed notifications, redacted and bounded: what was wrong and an excerpt. */
+  invalidSamples: string[];
+  expiryChecks: Record<ExpiryResult, number>;
+  /** The last finished expiry check, for people. */
+  lastExpiryCheck?: string;
+  unauthenticatedNotifications: number;
 }
 
 /** A method's standing in the access matrix, worst first. */

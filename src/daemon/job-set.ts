@@ -3,7 +3,7 @@
  * each running its probe through a prepared runner and handing the run to the sink.
  */
 import type { ProbeMetrics } from '../metrics/metrics.js';
-import type { Runner } from '../runner/create-runner.js';
+import type { PreparedProbe, Runner } from '../runner/create-runner.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import { jobKey, type DesiredJob, type ScheduledJob } from './reload-plan.js';
 import type { RunSink } from './run-sink.js';
@@ -20,6 +20,8 @@ export interface JobSetDeps {
 /** The jobs scheduled now, each with what it was built from (for the next reload to compare). */
 export class JobSet {
   private readonly jobs = new Map<string, ScheduledJob>();
+  /** What each job's probe holds across runs (a session's connection), closed with the job. */
+  private readonly prepared = new Map<string, PreparedProbe>();
   private readonly deps: JobSetDeps;
 
   constructor(deps: JobSetDeps) {
@@ -44,6 +46,7 @@ export class JobSet {
     const prepared = runner.prepare(target, probe);
     this.deps.metrics.addProbe({ target: target.name, probe: probe.name, type: probe.type, values: prepared.definition.values ?? {} });
     this.jobs.set(jobKey(target.name, probe.name), { target: target.name, probe: probe.name, type: probe.type, fingerprint: job.fingerprint });
+    this.prepared.set(jobKey(target.name, probe.name), prepared);
     const sink = this.deps.sink;
     this.deps.scheduler.add({
       target: target.name,
@@ -62,8 +65,19 @@ export class JobSet {
    * `forget` also drops its series and history; a restarted job keeps them.
    */
   async remove(target: string, probe: string, opts: { forget: boolean }): Promise<void> {
-    this.jobs.delete(jobKey(target, probe));
+    const key = jobKey(target, probe);
+    this.jobs.delete(key);
     await this.deps.scheduler.remove(target, probe);
+    const prepared = this.prepared.get(key);
+    this.prepared.delete(key);
+    await prepared?.close();
     if (opts.forget) this.deps.sink.forget(target, probe);
+  }
+
+  /** Closes what every job holds across runs; for a stop, after the scheduler stopped. */
+  async closeAll(): Promise<void> {
+    const all = [...this.prepared.values()];
+    this.prepared.clear();
+    await Promise.all(all.map((p) => p.close()));
   }
 }

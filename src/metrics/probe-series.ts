@@ -8,6 +8,7 @@
 import { REASONS } from '../core/outcome.js';
 import type { AccessReport, RunRecord, StepName } from '../core/outcome.js';
 import { escapeLabel, histogramLines, writeFamilies } from './exposition.js';
+import { SESSION_FAMILIES, recordSession, type SessionSeries } from './session-series.js';
 import type { Family, HistogramCounts } from './exposition.js';
 
 /**
@@ -83,6 +84,8 @@ interface ProbeState {
   stepLast: Map<StepName, number>;
   /** The access matrix's standing, from the last run that reported one (protected_rejection). */
   access: AccessSeries | undefined;
+  /** The held session's series, from the last run that reported one (the session probe). */
+  session: SessionSeries | undefined;
 }
 
 /** An access report as series: method labels escaped once per method set. */
@@ -255,6 +258,7 @@ const FAMILIES: ReadonlyArray<Family<ProbeState>> = [
     },
   },
   ...ACCESS_FAMILIES,
+  ...SESSION_FAMILIES,
 ];
 
 /**
@@ -290,6 +294,7 @@ export class ProbeSeriesTable {
       stepHistograms: new Map(),
       stepLast: new Map(),
       access: undefined,
+      session: undefined,
     });
     return true;
   }
@@ -316,6 +321,7 @@ export class ProbeSeriesTable {
     if (ok) state.lastSuccess = endSeconds;
     recordSteps(state, run);
     if (run.access !== undefined) recordAccess(state, run.access);
+    if (run.session !== undefined) recordSession(state, run.session);
     return true;
   }
 

@@ -5,6 +5,7 @@
 import { authFlow } from './auth-flow.js';
 import { cameraList } from './camera-list.js';
 import { httpProbe } from './http.js';
+import { liveSession } from './live-session.js';
 import { protectedRejection } from './protected-rejection.js';
 import { rpc } from './rpc.js';
 import type { AnyProbeDefinition } from './types.js';
@@ -15,4 +16,5 @@ export const BUILTIN_PROBES: ReadonlyMap<string, AnyProbeDefinition> = new Map<s
   [httpProbe.type, httpProbe],
   [protectedRejection.type, protectedRejection],
   [rpc.type, rpc],
+  [liveSession.type, liveSession],
 ]);

@@ -11,7 +11,7 @@ import type { RpcConnection } from '../rpc/client.js';
 import type { CredentialProvider } from '../auth/credentials.js';
 import type { CredentialConfig, ProbeTypeSpec, TargetConfig } from '../config/types.js';
 import type { Static, TObject } from '../config/schema-parts.js';
-import type { AccessReport, FailureReason, ProbeError, StepName } from '../core/outcome.js';
+import type { AccessReport, FailureReason, ProbeError, SessionReport, StepName } from '../core/outcome.js';
 
 /** What a probe sees of one run. */
 export interface ProbeContext<Options = Record<string, unknown>> {
@@ -27,6 +27,12 @@ export interface ProbeContext<Options = Record<string, unknown>> {
    * the run ends, whatever happened. Its dns/connect/tls/upgrade steps are recorded.
    */
   connect(): Promise<RpcConnection>;
+  /**
+   * Opens a connection held across runs (the session probe's): the runner does not close
+   * it when the run ends; it is closed when the probe is removed or changed, or camprobe
+   * stops. The probe keeps it in `memory` and closes it itself when it finds it dead.
+   */
+  connectHeld(): Promise<RpcConnection>;
   /** Times `fn` as `name`; a ProbeError thrown inside gets this step if it has none. */
   step<T>(name: StepName, fn: () => Promise<T>): Promise<T>;
   /**
@@ -40,6 +46,8 @@ export interface ProbeContext<Options = Record<string, unknown>> {
   readonly exhaustive: boolean;
   /** Attaches the access matrix's standing to the run record (protected_rejection). */
   reportAccess(report: AccessReport): void;
+  /** Attaches the held session's story to the run record (the session probe). */
+  reportSession(report: SessionReport): void;
   /** Reports a value the probe declared in `values` (exported as a gauge). */
   setValue(name: string, value: number): void;
   /**

@@ -213,7 +213,7 @@ function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
 }
 
 /** Why a connection can no longer be used. */
-type Broken = Pick<ProbeError, 'reason' | 'message'>;
+export type Broken = Pick<ProbeError, 'reason' | 'message'>;
 
 /** One open JSON-RPC connection. Create with {@link connectRpc}. */
 export class RpcConnection {
@@ -229,6 +229,9 @@ export class RpcConnection {
   private broken: Broken | undefined;
   private closing: Promise<void> | undefined;
   private notificationListener: ((n: Notification) => void) | undefined;
+  private readonly endListeners: Array<(why: Broken) => void> = [];
+  /** Epoch ms of the last WebSocket ping frame from the server; undefined before the first. */
+  lastServerPingAtMs: number | undefined;
 
   constructor(ws: WebSocket, opts: ConnectOptions) {
     this.ws = ws;
@@ -236,6 +239,10 @@ export class RpcConnection {
     this.maxFrameBytes = opts.maxFrameBytes;
     this.signal = opts.signal;
     ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
+    // ws answers pings itself; a held connection watches that they keep coming.
+    ws.on('ping', () => {
+      this.lastServerPingAtMs = Date.now();
+    });
     ws.on('error', (err: NodeJS.ErrnoException) => {
       this.breakWith(
         err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'
@@ -248,6 +255,41 @@ export class RpcConnection {
       this.breakWith({ reason: 'closed', message: `connection closed by the service (code ${code}${text})` });
     });
     this.signal.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  /** Why the connection can no longer be used; undefined while it can. */
+  get ended(): Broken | undefined {
+    return this.broken;
+  }
+
+  /** Calls `listener` once, when the connection stops being usable (closed, broken, aborted). */
+  onEnd(listener: (why: Broken) => void): void {
+    if (this.broken) listener(this.broken);
+    else this.endListeners.push(listener);
+  }
+
+  /**
+   * Sends a WebSocket ping frame and resolves on its pong: a keepalive that needs nothing
+   * of the JSON-RPC layer. Rejects when the connection ends first.
+   */
+  ping(): Promise<void> {
+    if (this.broken) return Promise.reject(this.copyBroken());
+    return new Promise<void>((resolve, reject) => {
+      const onPong = () => {
+        this.pongWaiters.delete(waiter);
+        resolve();
+      };
+      const waiter = { onPong, reject };
+      this.pongWaiters.add(waiter);
+      if (this.pongWaiters.size === 1) this.ws.once('pong', () => this.firePongs());
+      this.ws.ping();
+    });
+  }
+
+  private readonly pongWaiters = new Set<{ onPong: () => void; reject: (e: ProbeError) => void }>();
+
+  private firePongs(): void {
+    for (const w of [...this.pongWaiters]) w.onPong();
   }
 
   /** Receives server notifications (messages with a method and no id). */
@@ -334,7 +376,12 @@ export class RpcConnection {
    * stack capture is wasted when no call is waiting (copyBroken makes the real one).
    */
   private breakWith(err: Broken): void {
-    if (!this.broken) this.broken = err;
+    if (!this.broken) {
+      this.broken = err;
+      for (const w of this.pongWaiters) w.reject(this.copyBroken());
+      this.pongWaiters.clear();
+      for (const listener of this.endListeners.splice(0)) listener(err);
+    }
     for (const [id, p] of this.pending) {
       this.pending.delete(id);
       p.reject(this.copyBroken());

@@ -10,6 +10,7 @@ import type { RunRecord } from '../core/outcome.js';
 import { Redactor } from '../core/secrets.js';
 import type { Resolver } from '../rpc/client.js';
 import { runProbe, type RunnerDeps, type RunRequest } from './runner.js';
+import { HeldConnections } from './held.js';
 
 /** A probe type as the runner runs it. */
 export type RunnableProbe = RunRequest['definition'];
@@ -50,6 +51,8 @@ export interface PreparedProbe {
   readonly definition: RunnableProbe;
   /** Runs it once: its record, or undefined when it was stopped (a timeout is recorded). */
   run(opts?: RunOptions): Promise<RunRecord | undefined>;
+  /** Closes what the probe holds across runs (a session's connection) and forgets its memory. */
+  close(): Promise<void>;
 }
 
 /** Runs the probes of one configuration. */
@@ -78,10 +81,15 @@ export function createRunner(opts: RunnerOptions): Runner {
     const deps: RunnerDeps = { credentials, logger: opts.logger, redactor, ...(opts.resolver ? { resolver: opts.resolver } : {}) };
     // What the probe keeps between its runs; a re-prepared (changed) probe starts afresh.
     const memory = new Map<string, unknown>();
+    const held = new HeldConnections();
     return {
       definition,
+      close: async () => {
+        await held.close();
+        memory.clear();
+      },
       run: (runOpts = {}) => {
-        const req: RunRequest = { definition, probe, target, memory };
+        const req: RunRequest = { definition, probe, target, memory, held };
         if (runOpts.exhaustive) req.exhaustive = true;
         // An exhaustive run may be paced past the probe's own timeout: the probe says how long.
         const timeoutMs = runOpts.timeoutMs ?? (runOpts.exhaustive ? definition.exhaustiveTimeoutMs?.(probe.options, target, probe.timeout_ms) : undefined);
@@ -92,5 +100,15 @@ export function createRunner(opts: RunnerOptions): Runner {
       },
     };
   };
-  return { prepare, run: (target, probe, runOpts) => prepare(target, probe).run(runOpts) };
+  return {
+    prepare,
+    run: async (target, probe, runOpts) => {
+      const prepared = prepare(target, probe);
+      try {
+        return await prepared.run(runOpts);
+      } finally {
+        await prepared.close();
+      }
+    },
+  };
 }

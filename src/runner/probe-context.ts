@@ -6,11 +6,12 @@
 import type { Logger } from 'pino';
 import type { CredentialProvider } from '../auth/credentials.js';
 import type { TargetConfig } from '../config/types.js';
-import { ProbeError, REASONS, type AccessReport } from '../core/outcome.js';
+import { ProbeError, REASONS, type AccessReport, type SessionReport } from '../core/outcome.js';
 import type { ProbeContext, ProbeDefinition } from '../probes/types.js';
 import { connectRpc, type Resolver, type RpcConnection } from '../rpc/client.js';
 import { loadTls } from '../rpc/tls.js';
 import type { ContractWatch } from './contract-watch.js';
+import type { HeldConnections } from './held.js';
 import type { StepTimer } from './step-timer.js';
 
 /** One run's parts the context is made of. */
@@ -26,10 +27,12 @@ export interface RunParts {
   contract: ContractWatch | undefined;
   /** Every connection handed out, for the runner to close when the run ends. */
   connections: Set<RpcConnection>;
+  /** Connections held across runs, owned by the prepared probe. */
+  held: HeldConnections;
   /** What the probe reported with `setValue`. */
   values: Record<string, number>;
   /** What the probe reported with `reportAccess`. */
-  reports: { access?: AccessReport };
+  reports: { access?: AccessReport; session?: SessionReport };
   memory: Map<string, unknown>;
   exhaustive: boolean;
   intervalMs: number;
@@ -54,7 +57,11 @@ export function probeContext(run: RunParts): ProbeContext<Record<string, unknown
     reportAccess: (report) => {
       run.reports.access = report;
     },
+    reportSession: (report) => {
+      run.reports.session = report;
+    },
     connect: () => connect(run),
+    connectHeld: () => connectHeld(run),
     step: (name, fn) => run.steps.time(name, fn),
     setValue: (name, value) => {
       if (!definition.values || !(name in definition.values)) {
@@ -70,19 +77,42 @@ export function probeContext(run: RunParts): ProbeContext<Record<string, unknown
   };
 }
 
+/**
+ * A connection that outlives the run: it ends when the holder closes. The attempt itself
+ * still ends at the run's deadline, so a target that hangs the handshake leaks nothing.
+ */
+async function connectHeld(run: RunParts): Promise<RpcConnection> {
+  const lifetime = new AbortController();
+  const abort = () => lifetime.abort(run.signal.aborted ? run.signal.reason : run.held.signal.reason);
+  run.signal.addEventListener('abort', abort, { once: true });
+  run.held.signal.addEventListener('abort', abort, { once: true });
+  try {
+    const conn = await open(run, lifetime.signal);
+    run.held.add(conn);
+    return conn;
+  } finally {
+    // Past the attempt only the holder ends it: the run's deadline no longer applies.
+    run.signal.removeEventListener('abort', abort);
+  }
+}
+
 async function connect(run: RunParts): Promise<RpcConnection> {
+  const conn = await open(run, run.signal);
+  run.connections.add(conn);
+  run.contract?.watch(conn);
+  return conn;
+}
+
+async function open(run: RunParts, signal: AbortSignal): Promise<RpcConnection> {
   const { target } = run;
   const tlsOptions = loadTls(target.url, target.tls);
-  const conn = await connectRpc({
+  return connectRpc({
     url: target.url,
-    signal: run.signal,
+    signal,
     maxFrameBytes: target.client.max_frame_bytes,
     closeTimeoutMs: target.client.close_timeout_ms,
     ...(tlsOptions ? { tls: tlsOptions } : {}),
     ...(run.resolver ? { resolver: run.resolver } : {}),
     onPhase: run.steps.onPhase,
   });
-  run.connections.add(conn);
-  run.contract?.watch(conn);
-  return conn;
 }

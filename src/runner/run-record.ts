@@ -4,7 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { ProbeConfig } from '../config/types.js';
-import type { AccessReport, RunRecord, StepRecord } from '../core/outcome.js';
+import type { AccessReport, RunRecord, SessionReport, StepRecord } from '../core/outcome.js';
 import type { Redactor } from '../core/secrets.js';
 import { truncate, type Failure } from './classify.js';
 import { roundMs } from './step-timer.js';
@@ -21,6 +21,7 @@ export interface Finished {
   values: Record<string, number>;
   failure: Failure | undefined;
   access: AccessReport | undefined;
+  session: SessionReport | undefined;
 }
 
 /** The run's record: a failure's detail redacted and bounded, a success checked against `degraded_after`. */
@@ -40,6 +41,7 @@ export function runRecord(f: Finished, redactor: Redactor): RunRecord {
   if (f.scheduledAtMs !== undefined) run.scheduledAtMs = f.scheduledAtMs;
   if (Object.keys(f.values).length > 0) run.values = f.values;
   if (f.access !== undefined) run.access = f.access;
+  if (f.session !== undefined) run.session = redactSession(f.session, redactor);
   if (failure) {
     if (failure.step) run.step = failure.step;
     run.detail = truncate(redactor.redact(failure.detail));
@@ -84,4 +86,12 @@ function overObjective(probe: ProbeConfig, durationMs: number, steps: StepRecord
 
 function formatMs(ms: number): string {
   return `${Math.round(ms * 10) / 10} ms`;
+}
+
+/** The texts of a session report come from the service (notifications, close reasons): redacted. */
+function redactSession(report: SessionReport, redactor: Redactor): SessionReport {
+  const out: SessionReport = { ...report, invalidSamples: report.invalidSamples.map((s) => redactor.redact(s)) };
+  if (report.lastDisconnect !== undefined) out.lastDisconnect = truncate(redactor.redact(report.lastDisconnect));
+  if (report.lastExpiryCheck !== undefined) out.lastExpiryCheck = truncate(redactor.redact(report.lastExpiryCheck));
+  return out;
 }

@@ -20,6 +20,7 @@ import { probeContext, type RunParts } from './probe-context.js';
 import { RunAbort } from './run-abort.js';
 import { logOutcome, runRecord } from './run-record.js';
 import { StepTimer } from './step-timer.js';
+import { HeldConnections } from './held.js';
 
 /** What a run needs besides its request: createRunner builds these once per (target, probe). */
 export interface RunnerDeps {
@@ -40,6 +41,8 @@ export interface RunRequest {
   scheduledAtMs?: number;
   /** Kept by the owner of the (target, probe) across its runs: see ProbeContext.memory. */
   memory?: Map<string, unknown>;
+  /** Connections held across runs, owned with `memory`; a one-shot run gets its own. */
+  held?: HeldConnections;
   /** A one-shot run that must check everything: see ProbeContext.exhaustive. */
   exhaustive?: boolean;
   /** Replaces the probe's timeout (an exhaustive run may need longer). */
@@ -57,6 +60,8 @@ export async function runProbe(req: RunRequest, deps: RunnerDeps): Promise<RunRe
   const connections = new Set<RpcConnection>();
   const values: Record<string, number> = {};
   const reports: RunParts['reports'] = {};
+  // A run with no owner for held connections (a one-shot run) holds them for itself.
+  const held = req.held ?? new HeldConnections();
   // Made on first use: at the default level a successful run logs nothing.
   let childLog: Logger | undefined;
   const log = (): Logger => (childLog ??= deps.logger.child({ target: target.name, probe: probe.name }));
@@ -73,6 +78,7 @@ export async function runProbe(req: RunRequest, deps: RunnerDeps): Promise<RunRe
     values,
     reports,
     memory: req.memory ?? new Map(),
+    held,
     exhaustive: req.exhaustive === true,
     intervalMs: probe.interval_ms,
     log,
@@ -89,10 +95,11 @@ export async function runProbe(req: RunRequest, deps: RunnerDeps): Promise<RunRe
   const durationMs = performance.now() - t0;
   abort.dispose();
   await Promise.all([...connections].map((c) => c.close()));
+  if (req.held === undefined) await held.close();
   if (abort.stopped) return undefined;
 
   const run = runRecord(
-    { target: target.name, probe, type: definition.type, startedAtMs, scheduledAtMs: req.scheduledAtMs, durationMs, steps: steps.steps, values, failure, access: reports.access },
+    { target: target.name, probe, type: definition.type, startedAtMs, scheduledAtMs: req.scheduledAtMs, durationMs, steps: steps.steps, values, failure, access: reports.access, session: reports.session },
     deps.redactor,
   );
   logOutcome(run, deps.logger, log);

@@ -21,9 +21,13 @@ const USAGE = `usage: cli.js [options]
   --cameras N                     number of cameras, default 2 (even: CONNECTED, odd: DISCONNECTED)
   --max-connections N             default 100
   --rate-limit-per-minute N       default 0 (off)
-  --notification-interval-ms N    default 0 (off)
+  --notification-interval-ms N    camera_status_update to each authenticated session, default 0 (off)
+  --ping-interval-ms N            WebSocket ping frame to each connection, default 30000 (0: off)
   --faults JSON                   initial faults, e.g. '{"latencyMs":200}' (see below)
   --help
+
+POST /control/notify with {"method": "camera_status_update", "params": {...}} sends that
+notification now to the connections that should get it and answers {"sent": N}.
 
 faults: a JSON object with any of these fields. PUT /control/faults replaces the set at
 run time, GET /control/faults shows it. A method must be one the simulator knows;
@@ -84,6 +88,7 @@ function optionsFromArgs(argv: string[], env: NodeJS.ProcessEnv): SimulatorOptio
       'max-connections': { type: 'string' },
       'rate-limit-per-minute': { type: 'string' },
       'notification-interval-ms': { type: 'string' },
+      'ping-interval-ms': { type: 'string' },
       faults: { type: 'string' },
       help: { type: 'boolean' },
     },
@@ -102,6 +107,7 @@ function optionsFromArgs(argv: string[], env: NodeJS.ProcessEnv): SimulatorOptio
     maxConnections: parseCount('max-connections', values['max-connections'], 100),
     rateLimitPerMinute: parseCount('rate-limit-per-minute', values['rate-limit-per-minute'], 0),
     notificationIntervalMs: parseCount('notification-interval-ms', values['notification-interval-ms'], 0),
+    pingIntervalMs: parseCount('ping-interval-ms', values['ping-interval-ms'], 30_000),
   };
   if (values.faults !== undefined) {
     let input: unknown;

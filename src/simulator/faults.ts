@@ -50,7 +50,10 @@ export interface SimulatorFaults {
   closeOnRequest?: number;
   /** Fragments each response into continuation frames sent this many ms apart. */
   trickleMs?: number;
-  /** Sends this many `camera_status_update` notifications before each response. */
+  /**
+   * Sends this many `camera_status_update` notifications before each response, to the
+   * connection that called (session or not: the flood is the fault).
+   */
   notificationFlood?: number;
   /** Refuses the WebSocket upgrade with this HTTP status (401, 404, 503...). */
   upgradeStatus?: number;
@@ -58,6 +61,47 @@ export interface SimulatorFaults {
   hangUpgrade?: boolean;
   /** `GET /health/ready` answers 503 (also the case when `upgradeStatus` is 503). */
   healthNotReady?: boolean;
+
+  // --- long-held sessions: what a client holding one connection for hours sees ------------
+
+  /**
+   * Every served connection is dropped this many ms after its upgrade, the way a proxy or a
+   * restarting service cuts long-held sessions. Applies to the connections open when it is
+   * set too (one whose time is past is dropped at once); clearing it cancels the drops still
+   * pending. Counted in `stats().drops`.
+   */
+  dropAfterMs?: number;
+  /**
+   * How `dropAfterMs` drops: 1006 (the default) ends the TCP connection without a close
+   * frame; any other close code is sent in a close frame. Only with `dropAfterMs`.
+   */
+  dropCode?: number;
+  /** The server stops sending WebSocket ping frames (`SimulatorOptions.pingIntervalMs`). */
+  noServerPings?: boolean;
+  /**
+   * No notification is sent at all: neither the `notificationIntervalMs` timer's nor those
+   * emitted by `notify()` / `POST /control/notify` (which then report `sent: 0`).
+   * `notificationFlood`, a fault of its own, still floods. Not with the two faults below,
+   * which would never apply.
+   */
+  stallNotifications?: boolean;
+  /**
+   * Notifications (the timer's and emitted ones) are sent with a broken shape, one kind after
+   * the other (MALFORMED_NOTIFICATION_KINDS in notifications.ts): `params` JSON-encoded as a
+   * string instead of an object, `params` without `device`, `params` without `status`.
+   */
+  malformedNotifications?: boolean;
+  /**
+   * Security regression: notifications also go to connections without a valid session
+   * (never authenticated, refused, or expired): camera state leaks to anyone who connects.
+   */
+  notifyUnauthenticated?: boolean;
+  /**
+   * Security regression: a session opened with a JWT stays valid after the token's `exp`
+   * (calls on it keep answering, notifications keep coming). A token presented after its `exp` (per call or to
+   * `authenticate`) is still refused.
+   */
+  ignoreTokenExpiry?: boolean;
 
   // --- the access matrix: one method × one credential class at a time ---------------------
   // `unknownMethods` is checked first, then `exposeProtected`; a (method, class) pair may
@@ -69,7 +113,7 @@ export interface SimulatorFaults {
    * Security regression: `method` answers normally when called with `credential`, per call
    * (`auth_token` in the params) and on a session (no token: the class of the last token
    * `authenticate` was given on the connection counts, even if it refused it; `none` when it
-   * never was called). "Normally" means after authorization: a result, or the method's own
+   * never was called; `expired` once the JWT of a session has expired). "Normally" means after authorization: a result, or the method's own
    * errors (unknown camera or file, missing params). With `method: "authenticate"`, that
    * class is answered `{authenticated: true}` but no session is opened. Every other pair is
    * still refused.
@@ -218,6 +262,13 @@ const FAULT_RULES: Record<keyof SimulatorFaults, Rule> = {
   upgradeStatus: intIn(300, 599),
   hangUpgrade: boolean,
   healthNotReady: boolean,
+  dropAfterMs: millis,
+  dropCode: closeCode,
+  noServerPings: boolean,
+  stallNotifications: boolean,
+  malformedNotifications: boolean,
+  notifyUnauthenticated: boolean,
+  ignoreTokenExpiry: boolean,
   exposeMethods: listOf('{method, credential}', shape({ method: methodName, credential: credentialClass })),
   methodRoles: rolesByMethod,
   refusalErrors: listOf(
@@ -253,6 +304,13 @@ export const FAULT_HELP: Readonly<Record<keyof SimulatorFaults, readonly [type: 
   upgradeStatus: ['status', 'refuses the WebSocket upgrade with this HTTP status'],
   hangUpgrade: ['bool', 'accepts TCP but never answers the upgrade'],
   healthNotReady: ['bool', 'GET /health/ready answers 503'],
+  dropAfterMs: ['ms', 'drops every connection this long after its upgrade (those open when set, too)'],
+  dropCode: ['code', 'how dropAfterMs drops: 1006 (default) ends TCP without a close frame, else this close code'],
+  noServerPings: ['bool', 'the server stops sending WebSocket ping frames'],
+  stallNotifications: ['bool', 'no notification is sent at all (timer and notify; not notificationFlood)'],
+  malformedNotifications: ['bool', 'notifications in turn: params a JSON string, params without device, without status'],
+  notifyUnauthenticated: ['bool', 'security regression: notifications also go to connections without a valid session'],
+  ignoreTokenExpiry: ['bool', "security regression: a JWT session stays valid after the token's exp"],
   exposeMethods: ['[{method, credential}]', 'that method answers that credential class normally, per call and on a session'],
   methodRoles: ['{method: role}', 'the role a method needs, changed at run time (a lost or drifted table entry)'],
   refusalErrors: ['[{method, credential, code, message?}]', 'that error instead of the refusal of that credential class'],
@@ -276,8 +334,18 @@ export function validateFaults(input: unknown, table?: Readonly<Record<string, R
     if (problem) return { error: `fault "${key}" ${problem}` };
   }
   const faults = structuredClone(input) as SimulatorFaults;
-  const problem = accessConflict(faults, table);
+  const problem = sessionConflict(faults) ?? accessConflict(faults, table);
   return problem ? { error: problem } : { faults };
+}
+
+/** Session faults that could never apply with the rest of the set. */
+function sessionConflict(faults: SimulatorFaults): string | undefined {
+  if (faults.dropCode !== undefined && faults.dropAfterMs === undefined) return 'fault "dropCode" needs "dropAfterMs"';
+  if (!faults.stallNotifications) return undefined;
+  for (const other of ['malformedNotifications', 'notifyUnauthenticated'] as const) {
+    if (faults[other]) return `fault "${other}" never applies with "stallNotifications", which sends no notification`;
+  }
+  return undefined;
 }
 
 /** What makes a well-typed access fault set ambiguous or without effect, if anything. */

@@ -14,8 +14,10 @@ import { WebSocket, WebSocketServer } from 'ws';
 import type { RawData } from 'ws';
 import { isPlainObject, validateFaults } from './faults.js';
 import type { CredentialClass, Role, SimulatorFaults } from './faults.js';
+import { malformNotification, validateNotification } from './notifications.js';
+import type { SimNotification } from './notifications.js';
 import { RequestWindow } from './request-window.js';
-import { inspectToken } from './tokens.js';
+import { hasExpired, inspectToken } from './tokens.js';
 import type { BadToken, Credential } from './tokens.js';
 
 export { validateFaults };
@@ -64,8 +66,18 @@ export interface SimulatorOptions {
   /** Default 0 = off; when > 0, per connection, error -32002 past the limit within a sliding minute. */
   rateLimitPerMinute?: number;
   faults?: SimulatorFaults;
-  /** Default 0 = off; when > 0, `camera_status_update` is sent to every client this often. */
+  /**
+   * Default 0 = off; when > 0, a `camera_status_update` is sent this often to every
+   * connection with a valid session (an accepted credential, its JWT not expired), as a
+   * correct service does; the `notifyUnauthenticated` fault sends it to every connection.
+   */
   notificationIntervalMs?: number;
+  /**
+   * A correct service keeps idle connections alive: a WebSocket ping frame to every served
+   * connection this often, counted from its upgrade (`ws` clients answer pong by
+   * themselves). Default 30000; 0 = off. The `noServerPings` fault stops them.
+   */
+  pingIntervalMs?: number;
   /**
    * Monotonic milliseconds for the per-minute figures (rate limit, peakRequestsPerMinute).
    * Default performance.now; tests pass their own to move time without waiting.
@@ -97,6 +109,15 @@ export interface SimulatorStats {
   requestsLastMinute: number;
   /** The most connections served at the same time (as `openConnections` counts them). */
   peakOpenConnections: number;
+  /** WebSocket ping frames sent, all connections together. */
+  pingsSent: number;
+  /** Connections dropped by the `dropAfterMs` fault. */
+  drops: number;
+  /**
+   * Notification frames queued to a connection, one per recipient: the timer's, emitted
+   * ones, and those of the `notificationFlood` fault.
+   */
+  notificationsSent: number;
 }
 
 export interface Simulator {
@@ -105,15 +126,31 @@ export interface Simulator {
   /** http://HOST:PORT */
   readonly httpUrl: string;
   readonly port: number;
-  /** Replaces the whole fault set; takes effect for the next request/connection. Throws TypeError if invalid. */
+  /**
+   * Replaces the whole fault set; takes effect for the next request/connection (`dropAfterMs`
+   * also for the connections open now). Throws TypeError if invalid.
+   */
   setFaults(faults: SimulatorFaults): void;
   getFaults(): SimulatorFaults;
   setCameras(cameras: SimCamera[]): void;
+  /**
+   * Sends the notification `{jsonrpc: "2.0", method, params}` now (no `params` member when
+   * absent) to the connections that should get it: valid sessions, or every connection
+   * under `notifyUnauthenticated`; none under `stallNotifications`; broken in shape under
+   * `malformedNotifications`. Returns how many connections it was queued to. Throws
+   * TypeError unless `method` is a string of 1 to 64 characters and `params` an object.
+   * `POST /control/notify` does the same over HTTP.
+   */
+  notify(method: string, params?: Record<string, unknown>): number;
   /** Every count and peak since start, or since the last resetStats(). */
   stats(): SimulatorStats;
   /** Starts every count afresh (peakOpenConnections from the connections open now), e.g. for a budget test on a shared simulator. */
   resetStats(): void;
-  /** Terminates every client, closes the server, clears every timer. Idempotent. */
+  /**
+   * Terminates every client, closes the server, clears every timer (the status timer, each
+   * connection's ping and drop timers, delayed answers). Resolves once the listening socket
+   * is released. Idempotent.
+   */
   close(): Promise<void>;
 }
 
@@ -279,6 +316,7 @@ const MAX_METHOD_NAME = 100;
 const NOTIFY_BACKLOG_BYTES = 1024 * 1024; // a client that does not read is skipped, not buffered for
 const TRICKLE_PIECES = 8;
 const MAX_FILES = 1000; // per kind: recordings, snapshots
+const MAX_TIMER_MS = 2 ** 31 - 1; // setTimeout's ceiling
 
 const DEFAULT_CAMERAS: readonly SimCamera[] = [
   { device: 'camera0', status: 'CONNECTED', name: 'Camera 0', resolution: '1920x1080', fps: 30 },
@@ -296,13 +334,20 @@ interface Connection {
   /**
    * What the last `authenticate` on this connection was given, kept even when it was
    * refused (so a later call on the "session" is judged as that class); `none` before any
-   * attempt. A refused attempt ends any session opened before it.
+   * attempt. A refused attempt ends any session opened before it. An accepted JWT keeps its
+   * `exp`: past it, the session is `expired` (sessionCredential).
    */
   auth: Seen;
   /** Accept times within the rate window; never longer than the limit. */
   recent: number[];
   /** Frames are handled one after the other, so `authenticate` settles before the next call. */
   inbox: Promise<void>;
+  /** Sends the ping frames (pingIntervalMs); cleared when the connection or the simulator closes. */
+  pingTimer: NodeJS.Timeout | undefined;
+  /** performance.now() when the upgrade completed: `dropAfterMs` counts from it. */
+  upgradedAt: number;
+  /** Drops the connection under `dropAfterMs`; cleared like pingTimer, and rescheduled with the faults. */
+  dropTimer: NodeJS.Timeout | undefined;
   /** Writes are serialised, so a fragmented (trickled) message is never interleaved. */
   outbox: Promise<void>;
 }
@@ -317,6 +362,7 @@ class CameraServiceSimulator implements Simulator {
   private readonly maxConnections: number;
   private readonly rateLimitPerMinute: number;
   private readonly notificationIntervalMs: number;
+  private readonly pingIntervalMs: number;
   private faults: SimulatorFaults;
   private cameras: SimCamera[];
   /** filename → creation time, oldest first. */
@@ -329,6 +375,8 @@ class CameraServiceSimulator implements Simulator {
   private readonly timers = new Set<NodeJS.Timeout>();
   private notifyTimer: NodeJS.Timeout | undefined;
   private notifyTick = 0;
+  /** Which broken shape the next notification gets under `malformedNotifications`. */
+  private malformedTick = 0;
   private closing: Promise<void> | undefined;
   private readonly startedAt = Date.now();
   private host = '127.0.0.1';
@@ -341,6 +389,9 @@ class CameraServiceSimulator implements Simulator {
   private readonly clock: () => number;
   private readonly lastMinute = new RequestWindow(RATE_WINDOW_MS);
   private peakOpen = 0;
+  private pingsSent = 0;
+  private drops = 0;
+  private notificationsSent = 0;
 
   constructor(options: SimulatorOptions) {
     if (typeof options.jwtSecret !== 'string' || options.jwtSecret.length === 0) {
@@ -353,6 +404,7 @@ class CameraServiceSimulator implements Simulator {
     this.maxConnections = options.maxConnections ?? 100;
     this.rateLimitPerMinute = options.rateLimitPerMinute ?? 0;
     this.notificationIntervalMs = options.notificationIntervalMs ?? 0;
+    this.pingIntervalMs = timerOption('pingIntervalMs', options.pingIntervalMs, 30_000);
     this.clock = options.clock ?? (() => performance.now());
     this.faults = {};
     this.setFaults(options.faults ?? {});
@@ -393,10 +445,16 @@ class CameraServiceSimulator implements Simulator {
     }
   }
 
+  /** Every change of faults goes through here: `dropAfterMs` also applies to the connections open now. */
+  private replaceFaults(faults: SimulatorFaults): void {
+    this.faults = faults;
+    for (const conn of this.clients) this.scheduleDrop(conn);
+  }
+
   setFaults(faults: SimulatorFaults): void {
     const checked = validateFaults(faults, Object.fromEntries(this.methodRoles));
     if ('error' in checked) throw new TypeError(checked.error);
-    this.faults = checked.faults;
+    this.replaceFaults(checked.faults);
   }
 
   getFaults(): SimulatorFaults {
@@ -405,6 +463,12 @@ class CameraServiceSimulator implements Simulator {
 
   setCameras(cameras: SimCamera[]): void {
     this.cameras = cameras.map((c) => ({ ...c }));
+  }
+
+  notify(method: string, params?: Record<string, unknown>): number {
+    const checked = validateNotification(params === undefined ? { method } : { method, params });
+    if ('error' in checked) throw new TypeError(checked.error);
+    return this.emit(checked.notification);
   }
 
   stats(): SimulatorStats {
@@ -417,6 +481,9 @@ class CameraServiceSimulator implements Simulator {
       peakRequestsPerMinute: this.lastMinute.peak(),
       requestsLastMinute: this.lastMinute.count(this.clock()),
       peakOpenConnections: this.peakOpen,
+      pingsSent: this.pingsSent,
+      drops: this.drops,
+      notificationsSent: this.notificationsSent,
     };
   }
 
@@ -427,6 +494,9 @@ class CameraServiceSimulator implements Simulator {
     this.executedByMethod.clear();
     this.lastMinute.reset();
     this.peakOpen = this.clients.size;
+    this.pingsSent = 0;
+    this.drops = 0;
+    this.notificationsSent = 0;
   }
 
   close(): Promise<void> {
@@ -436,13 +506,16 @@ class CameraServiceSimulator implements Simulator {
 
   private shutdown(): Promise<void> {
     clearInterval(this.notifyTimer);
+    for (const conn of this.clients) stopConnectionTimers(conn);
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     for (const ws of this.wss.clients) ws.terminate();
     // Also covers hung upgrades and idle keep-alive HTTP sockets, which no one else owns.
     for (const socket of this.sockets) socket.destroy();
     return new Promise((resolve) => {
-      this.wss.close(() => this.server.close(() => resolve()));
+      // 'close' comes before libuv has released the listening handle (at the end of that
+      // loop turn): two setImmediate hops later it is, so nothing is left when this resolves.
+      this.wss.close(() => this.server.close(() => setImmediate(() => setImmediate(resolve))));
     });
   }
 
@@ -495,16 +568,57 @@ class CameraServiceSimulator implements Simulator {
   }
 
   private serve(ws: WebSocket): void {
-    const conn: Connection = { ws, auth: 'none', recent: [], inbox: Promise.resolve(), outbox: Promise.resolve() };
+    const conn: Connection = {
+      ws,
+      auth: 'none',
+      recent: [],
+      inbox: Promise.resolve(),
+      outbox: Promise.resolve(),
+      pingTimer: undefined,
+      upgradedAt: performance.now(),
+      dropTimer: undefined,
+    };
     this.clients.add(conn);
     this.peakOpen = Math.max(this.peakOpen, this.clients.size);
-    ws.on('close', () => this.clients.delete(conn));
+    ws.on('close', () => {
+      stopConnectionTimers(conn);
+      this.clients.delete(conn);
+    });
+    if (this.pingIntervalMs > 0) conn.pingTimer = setInterval(() => this.ping(conn), this.pingIntervalMs);
+    this.scheduleDrop(conn);
     ws.on('message', (data, isBinary) => {
       this.lastMinute.add(this.clock()); // on arrival: handling may wait for earlier frames
       conn.inbox = conn.inbox
         .then(() => this.onFrame(conn, data, isBinary))
         .catch(() => closeWith(ws, 1011, 'internal error')); // a bug: fail loudly, keep the chain alive
     });
+  }
+
+  /**
+   * Sets the connection's drop for the current `dropAfterMs` (counted from its upgrade: at
+   * once if that is past), or cancels it when the fault is not set.
+   */
+  private scheduleDrop(conn: Connection): void {
+    clearTimeout(conn.dropTimer);
+    conn.dropTimer = undefined;
+    const after = this.faults.dropAfterMs;
+    if (after === undefined || this.closing) return;
+    const wait = Math.max(0, conn.upgradedAt + after - performance.now());
+    conn.dropTimer = setTimeout(() => this.drop(conn), wait);
+  }
+
+  private drop(conn: Connection): void {
+    conn.dropTimer = undefined;
+    if (conn.ws.readyState !== WebSocket.OPEN) return;
+    this.drops += 1;
+    closeWith(conn.ws, this.faults.dropCode ?? 1006, 'dropped by fault');
+  }
+
+  /** One keep-alive ping frame, unless the `noServerPings` fault (read at each tick) stops them. */
+  private ping(conn: Connection): void {
+    if (this.faults.noServerPings || conn.ws.readyState !== WebSocket.OPEN) return;
+    conn.ws.ping();
+    this.pingsSent += 1;
   }
 
   // --- requests -----------------------------------------------------------------------
@@ -589,7 +703,7 @@ class CameraServiceSimulator implements Simulator {
   private async authorize(conn: Connection, call: Call, needed: Role, faults: SimulatorFaults): Promise<Outcome | undefined> {
     if (faults.exposeProtected) return undefined;
     const perCall = call.params.auth_token !== undefined;
-    const seen = perCall ? await this.inspect(call.params.auth_token) : conn.auth;
+    const seen = perCall ? await this.inspect(call.params.auth_token) : sessionCredential(conn.auth, faults);
     const access = accessOf(seen, needed);
     if (access === 'ok') return faults.refuseValidCredentials ? fail(CODE.AUTH, 'Authentication failed') : undefined;
     const drift = accessFault(faults, call.method, access);
@@ -598,8 +712,9 @@ class CameraServiceSimulator implements Simulator {
     if (access === 'role_too_low' && typeof seen === 'object' && !faults.refuseValidCredentials) {
       return fail(CODE.FORBIDDEN, 'Insufficient permissions', { required_role: needed, role: seen.role });
     }
-    // A bad per-call token failed; on the session, nothing valid was ever authenticated.
-    return fail(CODE.AUTH, perCall ? 'Authentication failed' : 'Authentication required');
+    // A bad per-call token failed; on the session, its token expired, or nothing valid was ever authenticated.
+    if (perCall) return fail(CODE.AUTH, 'Authentication failed');
+    return fail(CODE.AUTH, typeof conn.auth === 'object' && seen === 'expired' ? 'Token expired' : 'Authentication required');
   }
 
   private inspect(token: unknown): Promise<Credential | BadToken> {
@@ -719,8 +834,10 @@ class CameraServiceSimulator implements Simulator {
   }
 
   private async writeResponse(conn: Connection, response: RpcResponse, faults: SimulatorFaults): Promise<void> {
+    // A fault of its own: floods the connection that called, session or not.
     for (let i = 0; i < (faults.notificationFlood ?? 0); i += 1) {
       sendText(conn.ws, JSON.stringify(this.statusNotification(i)));
+      this.notificationsSent += 1;
     }
     const text = encodeResponse(response, faults);
     const copies = faults.duplicateResponse ? 2 : 1;
@@ -743,7 +860,7 @@ class CameraServiceSimulator implements Simulator {
     }
   }
 
-  private statusNotification(n: number): unknown {
+  private statusNotification(n: number): SimNotification {
     const camera = this.cameras.length > 0 ? this.cameras[n % this.cameras.length] : undefined;
     const params = camera
       ? { device: camera.device, status: camera.status, name: camera.name ?? camera.device }
@@ -752,12 +869,27 @@ class CameraServiceSimulator implements Simulator {
   }
 
   private broadcastStatus(): void {
-    const text = JSON.stringify(this.statusNotification(this.notifyTick));
+    this.emit(this.statusNotification(this.notifyTick));
     this.notifyTick += 1;
+  }
+
+  /**
+   * Queues a notification to every connection that should get it (shouldNotify), in the
+   * shape the faults make of it; returns how many.
+   */
+  private emit(notification: SimNotification): number {
+    const faults = this.faults;
+    if (faults.stallNotifications) return 0;
+    const wire = faults.malformedNotifications ? malformNotification(notification, this.malformedTick++) : notification;
+    const text = JSON.stringify(wire);
+    let sent = 0;
     for (const conn of this.clients) {
-      if (conn.ws.bufferedAmount > NOTIFY_BACKLOG_BYTES) continue;
+      if (!shouldNotify(conn, faults)) continue;
       this.enqueue(conn, () => sendText(conn.ws, text));
+      sent += 1;
     }
+    this.notificationsSent += sent;
+    return sent;
   }
 
   // --- plain HTTP -----------------------------------------------------------------------
@@ -780,9 +912,26 @@ class CameraServiceSimulator implements Simulator {
       case 'PUT /control/faults':
         readBody(req, res, (body) => this.putFaults(body, res));
         return;
+      case 'POST /control/notify':
+        readBody(req, res, (body) => this.postNotify(body, res));
+        return;
       default:
         sendJson(res, 404, { error: 'not found' });
     }
+  }
+
+  /** `{"method": "...", "params": {...}}` → `{"sent": N}`, as notify() does; 400 with the reason otherwise. */
+  private postNotify(body: string, res: ServerResponse): void {
+    let input: unknown;
+    try {
+      input = JSON.parse(body);
+    } catch {
+      sendJson(res, 400, { error: 'body must be JSON' });
+      return;
+    }
+    const checked = validateNotification(input);
+    if ('error' in checked) sendJson(res, 400, { error: checked.error });
+    else sendJson(res, 200, { sent: this.emit(checked.notification) });
   }
 
   private putFaults(body: string, res: ServerResponse): void {
@@ -798,7 +947,7 @@ class CameraServiceSimulator implements Simulator {
       sendJson(res, 400, { error: checked.error });
       return;
     }
-    this.faults = checked.faults;
+    this.replaceFaults(checked.faults);
     sendJson(res, 200, this.faults);
   }
 }
@@ -888,10 +1037,46 @@ function accessFault(faults: SimulatorFaults, method: string, access: Credential
   return faults.exposeMethods?.some((e) => e.method === method && e.credential === access) ? 'expose' : undefined;
 }
 
+/**
+ * What a session stands on now: the credential `authenticate` accepted, until its JWT's
+ * `exp` passes (then `expired`, unless the `ignoreTokenExpiry` fault keeps it valid); else
+ * the class of what `authenticate` was last given.
+ */
+function sessionCredential(auth: Seen, faults: SimulatorFaults): Seen {
+  return typeof auth === 'object' && !faults.ignoreTokenExpiry && hasExpired(auth, Date.now()) ? 'expired' : auth;
+}
+
+/**
+ * Whether a connection gets notifications: an open one with a valid session (one its calls
+ * would be accepted on), or any open one under `notifyUnauthenticated`. A client that does
+ * not read is skipped, not buffered for.
+ */
+function shouldNotify(conn: Connection, faults: SimulatorFaults): boolean {
+  if (conn.ws.readyState !== WebSocket.OPEN || conn.ws.bufferedAmount > NOTIFY_BACKLOG_BYTES) return false;
+  if (faults.notifyUnauthenticated) return true;
+  return typeof sessionCredential(conn.auth, faults) === 'object' && !faults.refuseValidCredentials;
+}
+
 /** `ok` when the credential may call a method needing `needed`, else its refusal class. */
 function accessOf(seen: Seen, needed: Role): 'ok' | CredentialClass {
   if (typeof seen === 'string') return seen;
   return ROLE_RANK[seen.role] < ROLE_RANK[needed] ? 'role_too_low' : 'ok';
+}
+
+/** A delay option: milliseconds setTimeout can wait (it fires at once beyond 2^31 - 1). */
+function timerOption(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value < 0 || value > MAX_TIMER_MS) {
+    throw new TypeError(`${name} must be a number of milliseconds between 0 and ${MAX_TIMER_MS}`);
+  }
+  return value;
+}
+
+function stopConnectionTimers(conn: Connection): void {
+  clearInterval(conn.pingTimer);
+  clearTimeout(conn.dropTimer);
+  conn.pingTimer = undefined;
+  conn.dropTimer = undefined;
 }
 
 function refuseUpgrade(socket: Duplex, status: number): void {

@@ -11,6 +11,8 @@ import type { Role } from './faults.js';
 export interface Credential {
   role: Role;
   method: 'jwt' | 'api_key';
+  /** A JWT's `exp` (seconds since the epoch); an API key never expires. */
+  expiresAt?: number;
 }
 
 /** Why a presented token is not a credential. */
@@ -38,7 +40,7 @@ export async function inspectToken(token: unknown, secret: Uint8Array, apiKeys: 
     const { payload } = await jwtVerify(token, secret, { algorithms: ['HS256'] });
     const { user_id: userId, role, iat, exp } = payload;
     if (typeof userId !== 'string' || !isRole(role) || typeof iat !== 'number' || typeof exp !== 'number') return 'malformed';
-    return { role, method: 'jwt' };
+    return { role, method: 'jwt', expiresAt: exp };
   } catch (err) {
     // jose checks the signature before the claims: "expired" implies a valid signature.
     switch ((err as { code?: unknown }).code) {
@@ -51,6 +53,14 @@ export async function inspectToken(token: unknown, secret: Uint8Array, apiKeys: 
         return 'malformed';
     }
   }
+}
+
+/**
+ * Whether a credential accepted earlier has expired by `nowMs`, by jose's rule (clock
+ * tolerance 0): a JWT is valid while the current second is below its `exp`.
+ */
+export function hasExpired(credential: Credential, nowMs: number): boolean {
+  return credential.expiresAt !== undefined && Math.floor(nowMs / 1000) >= credential.expiresAt;
 }
 
 /** The `alg` of a token shaped like a compact JWS with a JSON payload, else undefined. */
