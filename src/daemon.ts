@@ -90,7 +90,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       log.warn({ target: job.target, probe: job.probe }, 'run skipped: the previous run is still in flight');
     },
   });
-  const jobs = new JobSet({ scheduler, metrics, sink: daemonSink({ metrics, history, events }) });
+  const jobs = new JobSet({ scheduler, metrics, sink: daemonSink({ metrics, history, events, logger: log }) });
   const configs = new Reloader(first, { load, jobs, metrics, logger: log, redactor });
 
   let running = false;
