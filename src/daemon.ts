@@ -22,6 +22,7 @@ import { COMMIT, VERSION } from './version.js';
 import { JobSet } from './daemon/job-set.js';
 import { loadDaemonConfig, type Loaded } from './daemon/loaded.js';
 import { Reloader, type ReloadResult } from './daemon/reloader.js';
+import { describeTargets } from './daemon/describe.js';
 import { daemonSink } from './daemon/run-sink.js';
 
 export type { ReloadResult } from './daemon/reloader.js';
@@ -105,7 +106,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const address = await listen(http, first.config.server.host, opts.port ?? first.config.server.port);
   configs.start();
   running = true;
-  logStarted(log, first, address, jobs.size);
+  logStarted(log, first, address, jobs.size, redactor);
 
   let stopping: Promise<void> | undefined;
   return {
@@ -146,7 +147,8 @@ async function listen(http: FastifyInstance, host: string, port: number): Promis
   return `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
 }
 
-function logStarted(log: Logger, loaded: Loaded, address: string, probes: number): void {
+/** One line: where camprobe listens, and what it probes (each target, its URL without secrets, its probes and how often). */
+function logStarted(log: Logger, loaded: Loaded, address: string, probes: number, redactor: Redactor): void {
   const { config, shard, targets, authorizer } = loaded;
   log.info(
     {
@@ -158,6 +160,7 @@ function logStarted(log: Logger, loaded: Loaded, address: string, probes: number
       targets: targets.length,
       probes,
       http_auth: authorizer && config.server.auth ? Object.keys(config.server.auth)[0] : 'none',
+      probing: describeTargets(targets, redactor),
     },
     'camprobe started',
   );
