@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import pino from 'pino';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ConfigError, DEFAULT_CONFIG_PATH } from './config/load.js';
+import { ConfigError, PACKAGED_CONFIG_PATH as DEFAULT_CONFIG_PATH } from './config/load.js';
 import { loadConfig, loadConfigWithScripts } from './probes/load-config.js';
 import { parseShard, selectShard, type Shard } from './config/shard.js';
 import { startDaemon, type Daemon } from './daemon.js';
