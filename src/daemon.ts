@@ -36,6 +36,8 @@ export interface DaemonOptions {
   probeTypes?: ProbeTypes;
   /** Overrides the configured listen port (tests use 0). */
   port?: number;
+  /** When the port is in use, listen on any free port instead of failing (the demo). */
+  portFallback?: boolean;
   /** This replica's shard (`--shard`); overrides the config's `shard`. */
   shard?: Shard;
   /** DNS seam for tests. */
@@ -103,7 +105,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     authorizer: () => configs.loaded.authorizer,
     requestTimeoutMs: first.config.server.request_timeout_ms,
   });
-  const address = await listen(http, first.config.server.host, opts.port ?? first.config.server.port);
+  const address = await listen(http, first.config.server.host, opts.port ?? first.config.server.port, opts.portFallback ? log : undefined);
   configs.start();
   running = true;
   logStarted(log, first, address, jobs.size, redactor);
@@ -139,9 +141,22 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   };
 }
 
-/** Starts the HTTP server; resolves with the `http://host:port` it listens on. */
-async function listen(http: FastifyInstance, host: string, port: number): Promise<string> {
-  await http.listen({ host, port });
+/**
+ * Starts the HTTP server; resolves with the `http://host:port` it listens on. With
+ * `fallback`, a port in use is replaced by any free one (and a warning says so); without,
+ * the error (EADDRINUSE, with `address` and `port`) is the caller's to explain.
+ */
+async function listen(http: FastifyInstance, host: string, port: number, fallback: Logger | undefined): Promise<string> {
+  try {
+    await http.listen({ host, port });
+  } catch (err) {
+    if (!fallback || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') {
+      await http.close();
+      throw err;
+    }
+    fallback.warn({ port }, `port ${port} is in use: listening on a free port instead`);
+    await http.listen({ host, port: 0 });
+  }
   const bound = http.server.address();
   const boundPort = typeof bound === 'object' && bound ? bound.port : port;
   return `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
