@@ -42,7 +42,7 @@ async function camprobeCheck(probeType: string): Promise<Check> {
   // Default process metrics are a fixed cost of the daemon, not a cost per run.
   const metrics = new ProbeMetrics({ version: 'bench', commit: 'bench', collectDefault: false });
   metrics.addProbe({ target: target.name, probe: probe.name, values: prepared.definition.values ?? {} });
-  const sink = daemonSink({ metrics, history: new RunHistory(config.history), events: new EventEmitter() });
+  const sink = daemonSink({ metrics, history: new RunHistory(config.history), events: new EventEmitter(), logger });
   return async () => {
     const run = await prepared.run();
     if (!run) return { ok: false };

@@ -1,183 +1,169 @@
 #!/usr/bin/env node
 /**
- * The `camprobe` command.
+ * The `camprobe` command: reads the command line and the environment (once, here), then
+ * runs a command. The words live in cli/: usage.ts (help, options, usage errors),
+ * start-errors.ts (why camprobe could not start, and what to do), summary.ts (check-config).
  *
  *   camprobe [run] [--config FILE] [--shard I/N]          run the daemon (its shard of the targets)
- *   camprobe check-config [--config FILE] [--shard I/N]   validate the configuration and exit
+ *   camprobe check-config [--config FILE] [--shard I/N]   validate the configuration, list it, exit
  *   camprobe demo [--port N]             simulator and daemon together, every probe green
  *   camprobe once [--config FILE] [...]  run the probes once, report, exit (for CI)
+ *   camprobe help | version
  *
  * Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync, realpathSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import pino from 'pino';
+import type { Logger } from 'pino';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { ConfigError, DEFAULT_CONFIG_PATH } from './config/load.js';
+import { defaultConfigPaths } from './config/load.js';
 import { loadConfig, loadConfigWithScripts } from './probes/load-config.js';
-import { parseShard, selectShard, type Shard } from './config/shard.js';
+import { parseShard, type Shard } from './config/shard.js';
 import { startDaemon, type Daemon } from './daemon.js';
-import { createLogger } from './logger.js';
+import { createLogger, isLogFormat, logDestination, LOG_FORMATS, type LogOutput } from './logger.js';
 import { runSelected, selectProbes, SelectionError } from './once.js';
 import { BUILTIN_PROBES } from './probes/registry.js';
 import { isReporter, renderReport, REPORTERS, summarize, useColour, type ReporterName } from './report/index.js';
 import { startSimulator, type Simulator } from './simulator/simulator.js';
+import { describeStartError, noDefaultConfig, type StartContext } from './cli/start-errors.js';
+import { configSummary } from './cli/summary.js';
+import { HELP, parseCommandLine, usageLine } from './cli/usage.js';
 import { COMMIT, VERSION } from './version.js';
-
-const HELP = `camprobe ${VERSION}: synthetic monitor for the camera service's JSON-RPC WebSocket API
-
-Usage:
-  camprobe [run] [--config FILE] [--shard I/N]          run the daemon (default config: ${DEFAULT_CONFIG_PATH})
-  camprobe check-config [--config FILE] [--shard I/N]   validate the configuration, print a summary, exit
-  camprobe demo [--port N]                              start a simulated camera service and the daemon against it
-  camprobe once [--config FILE] [--target NAME ...] [--probe NAME ...]
-                [--reporter pretty|json|junit] [--output FILE]
-                                          run each selected probe once against the running service
-                                          and exit: 0 all passed, 1 any failed, 2 usage or config error
-  camprobe --help | --version
-
-Options:
-  -c, --config FILE   configuration file (YAML)
-  -p, --port N        HTTP port for /metrics (overrides the config; demo default 9464)
-      --shard I/N     probe only shard I (0-based) of N: the targets whose name hashes to I
-                      (overrides the config's shard; run N replicas with 0/N … N-1/N)
-  -t, --target NAME   once: only this target (repeatable)
-      --probe NAME    once: only probes with this name (repeatable)
-  -r, --reporter R    once: pretty (default; coloured on a terminal unless NO_COLOR is set), json or junit
-  -o, --output FILE   once: write the report to FILE (the pretty table still goes to stdout)
-  -h, --help          show this help
-  -v, --version       print version and commit
-
-Signals: SIGHUP reloads the configuration (an invalid one is refused, the running one stays).
-         SIGTERM and SIGINT stop cleanly (runs in flight are aborted, sockets closed).
-Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.
-`;
 
 /** How long a clean stop may take before the process exits anyway. */
 const STOP_DEADLINE_MS = 10_000;
 
-export async function main(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        config: { type: 'string', short: 'c' },
-        port: { type: 'string', short: 'p' },
-        shard: { type: 'string' },
-        target: { type: 'string', short: 't', multiple: true },
-        probe: { type: 'string', multiple: true },
-        reporter: { type: 'string', short: 'r' },
-        output: { type: 'string', short: 'o' },
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean', short: 'v' },
-      },
-    });
-  } catch (err) {
-    process.stderr.write(`camprobe: ${(err as Error).message}\n\n${HELP}`);
-    return 2;
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
+/** What every command runs with, from the command line and the environment (read here, once). */
+interface Invocation extends StartContext {
+  configPath: string;
+  port: number | undefined;
+  shard: Shard | undefined;
+  logs: LogOutput;
+  logLevel: string | undefined;
+  env: NodeJS.ProcessEnv;
+}
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const line = parseCommandLine(argv);
+  if ('usage' in line) return usageError(line.usage);
+  const { command, values } = line;
+  if (command === 'help') {
     process.stdout.write(HELP);
     return 0;
   }
-  if (values.version) {
+  if (command === 'version') {
     process.stdout.write(`camprobe ${VERSION} (commit ${COMMIT}, node ${process.version})\n`);
     return 0;
-  }
-  const command = positionals[0] ?? 'run';
-  if (positionals.length > 1 || !['run', 'check-config', 'demo', 'once'].includes(command)) {
-    process.stderr.write(`camprobe: unknown command "${positionals.join(' ')}"\n\n${HELP}`);
-    return 2;
-  }
-  const onceOnly = (['target', 'probe', 'reporter', 'output'] as const).filter((k) => values[k] !== undefined);
-  if (command !== 'once' && onceOnly.length > 0) {
-    process.stderr.write(`camprobe: --${onceOnly[0]} is an option of "camprobe once"\n`);
-    return 2;
   }
   let port: number | undefined;
   if (values.port !== undefined) {
     port = Number(values.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) {
-      process.stderr.write(`camprobe: --port must be an integer from 0 to 65535\n`);
-      return 2;
-    }
+    if (values.port.trim() === '' || !Number.isInteger(port) || port < 0 || port > 65535) return usageError('--port must be an integer from 0 to 65535');
   }
   let shard: Shard | undefined;
-  if (values.shard !== undefined && (command === 'once' || command === 'demo')) {
-    process.stderr.write(`camprobe: --shard is an option of "camprobe run" and "camprobe check-config"\n`);
-    return 2;
-  }
   if (values.shard !== undefined) {
     try {
       shard = parseShard(values.shard);
     } catch (err) {
-      process.stderr.write(`camprobe: ${(err as Error).message}\n`);
-      return 2;
+      return usageError((err as Error).message);
     }
   }
-  const configPath = values.config ?? DEFAULT_CONFIG_PATH;
+  // The variable is read only by the commands that log, so a bad one never fails check-config.
+  const format = values['log-format'] ?? (command === 'check-config' ? undefined : env.CAMPROBE_LOG_FORMAT || undefined);
+  if (format !== undefined && !isLogFormat(format)) {
+    const from = values['log-format'] !== undefined ? '--log-format' : 'CAMPROBE_LOG_FORMAT';
+    return usageError(`${from} must be ${LOG_FORMATS.join(' or ')}, not ${JSON.stringify(format)}`);
+  }
+  // once writes its report to stdout: its logs go to stderr.
+  const fd = command === 'once' ? 2 : 1;
+  const stream = fd === 1 ? process.stdout : process.stderr;
+  const logs: LogOutput = { format: format ?? (stream.isTTY ? 'pretty' : 'json'), fd, colour: useColour(stream, env) };
 
-  if (command === 'check-config') return checkConfig(configPath, shard);
+  const configPath = values.config ?? defaultConfig(command === 'demo');
+  if (configPath === undefined) {
+    process.stderr.write(noDefaultConfig());
+    return 2;
+  }
+  const run: Invocation = { configPath, configGiven: values.config !== undefined, portGiven: port !== undefined, port, shard, logs, logLevel: env.CAMPROBE_LOG_LEVEL, env };
+  if (command === 'check-config') return checkConfig(run);
   if (command === 'once') {
     const reporter = values.reporter ?? 'pretty';
-    if (!isReporter(reporter)) {
-      process.stderr.write(`camprobe: --reporter must be one of ${REPORTERS.join(', ')}\n`);
-      return 2;
-    }
-    return runOnceCommand({ configPath, targets: values.target ?? [], probes: values.probe ?? [], reporter, output: values.output });
+    if (!isReporter(reporter)) return usageError(`--reporter must be one of ${REPORTERS.join(', ')}`);
+    return runOnceCommand(run, { targets: values.target ?? [], probes: values.probe ?? [], reporter, output: values.output });
   }
-  return runDaemon(configPath, command === 'demo', port, shard);
+  return runDaemon(run, command === 'demo');
 }
 
-async function checkConfig(configPath: string, shardFlag: Shard | undefined): Promise<number> {
+function usageError(problem: string): number {
+  process.stderr.write(usageLine(problem));
+  return 2;
+}
+
+/**
+ * The configuration used without --config: the system's file, else the packaged one; the
+ * demo always uses the packaged one (it points it at its own simulator).
+ */
+function defaultConfig(demo: boolean): string | undefined {
+  const [system, packaged] = defaultConfigPaths();
+  const candidates = demo ? [packaged] : [system, packaged];
+  return candidates.find((path): path is string => path !== undefined && existsSync(path));
+}
+
+async function checkConfig(run: Invocation): Promise<number> {
   try {
-    const config = await loadConfig(configPath, { probeTypes: BUILTIN_PROBES });
-    const probes = config.targets.reduce((n, t) => n + t.probes.length, 0);
-    process.stdout.write(`${configPath}: OK (${config.targets.length} targets, ${probes} probes)\n`);
-    const shard = shardFlag ?? config.shard;
-    if (shard.total > 1) {
-      const owned = selectShard(config.targets, shard);
-      process.stdout.write(`shard ${shard.index}/${shard.total} owns ${owned.length} of ${config.targets.length} targets:\n`);
-      for (const t of owned) process.stdout.write(`  ${t.name}\n`);
-    }
+    const config = await loadConfig(run.configPath, { probeTypes: BUILTIN_PROBES, env: run.env });
+    process.stdout.write(configSummary(resolve(run.configPath), config, run.shard ?? config.shard));
     return 0;
   } catch (err) {
-    return reportStartError(err);
+    return reportStartError(err, run);
   }
 }
 
-async function runDaemon(configPath: string, demo: boolean, port: number | undefined, shard: Shard | undefined): Promise<number> {
-  const logger = createLogger(process.env.CAMPROBE_LOG_LEVEL ?? 'info');
+async function runDaemon(run: Invocation, demo: boolean): Promise<number> {
+  const { env } = run;
+  const logger = createLogger(run.logLevel ?? 'info', logDestination(run.logs));
   let simulator: Simulator | undefined;
   let daemon: Daemon | undefined;
-  let env: Record<string, string | undefined> = process.env;
+  let daemonEnv: Record<string, string | undefined> = env;
   try {
     if (demo) {
       // A secret for this demo only: the simulator verifies what the daemon mints with it.
       const secret = randomBytes(32).toString('base64url');
       simulator = await startSimulator({ jwtSecret: secret, notificationIntervalMs: 5000 });
-      env = { ...process.env, CAMERA_SERVICE_URL: simulator.url, CAMERA_SERVICE_JWT_SECRET: secret };
+      daemonEnv = { ...env, CAMERA_SERVICE_URL: simulator.url, CAMERA_SERVICE_JWT_SECRET: secret };
       logger.info({ url: simulator.url, faults: `${simulator.httpUrl}/control/faults` }, 'demo: simulated camera service started');
     }
-    daemon = await startDaemon({ configPath, logger, env, ...(port !== undefined ? { port } : {}), ...(shard ? { shard } : {}) });
+    // The demo must start wherever it is tried: a port in use is swapped for a free one, unless --port asked for it.
+    const portFallback = demo && run.port === undefined;
+    daemon = await startDaemon({ configPath: run.configPath, logger, env: daemonEnv, portFallback, ...(run.port !== undefined ? { port: run.port } : {}), ...(run.shard ? { shard: run.shard } : {}) });
   } catch (err) {
     await simulator?.close();
-    return reportStartError(err);
+    return reportStartError(err, run);
   }
-  if (demo) {
-    process.stdout.write(
-      `\ncamprobe demo running\n  metrics:   ${daemon.address}/metrics\n  runs:      ${daemon.address}/api/runs\n` +
-        `  faults:    curl -X PUT -H 'content-type: application/json' -d '{"exposeProtected":true}' ${simulator!.httpUrl}/control/faults\n` +
-        `  stop:      Ctrl-C\n\n`,
-    );
-  }
+  if (simulator) process.stdout.write(demoBanner(daemon, simulator));
+  return untilStopped(daemon, simulator, logger);
+}
 
-  const running = daemon;
+function demoBanner(daemon: Daemon, simulator: Simulator): string {
+  const port = new URL(daemon.address).port;
+  const asked = daemon.config.server.port;
+  const moved = asked !== 0 && String(asked) !== port ? ` (port ${asked} was in use)` : '';
+  const faults = `${simulator.httpUrl}/control/faults`;
+  return (
+    `\ncamprobe demo running on port ${port}${moved}\n` +
+    `  metrics:   curl -s ${daemon.address}/metrics | grep camprobe_probe_success\n` +
+    `  runs:      curl -s ${daemon.address}/api/runs\n` +
+    `  faults:    curl -s ${faults}   (the current ones and every one available)\n` +
+    `  inject:    curl -X PUT -H 'content-type: application/json' -d '{"exposeProtected":true}' ${faults}\n` +
+    `  stop:      Ctrl-C\n\n`
+  );
+}
+
+/** Runs until SIGTERM or SIGINT, reloading on SIGHUP; resolves with the exit code. */
+function untilStopped(running: Daemon, simulator: Simulator | undefined, logger: Logger): Promise<number> {
   return new Promise<number>((resolve) => {
     const shutdown = (signal: string) => {
       logger.info({ signal }, 'stopping');
@@ -207,27 +193,26 @@ async function runDaemon(configPath: string, demo: boolean, port: number | undef
 }
 
 interface OnceCommand {
-  configPath: string;
   targets: string[];
   probes: string[];
   reporter: ReporterName;
   output: string | undefined;
 }
 
-async function runOnceCommand(cmd: OnceCommand): Promise<number> {
+async function runOnceCommand(run: Invocation, cmd: OnceCommand): Promise<number> {
   // Logs go to stderr, quiet by default: stdout is the report.
-  const logger = createLogger(process.env.CAMPROBE_LOG_LEVEL ?? 'error', pino.destination(2));
+  const logger = createLogger(run.logLevel ?? 'error', logDestination(run.logs));
   let loaded;
   let selected;
   try {
-    loaded = await loadConfigWithScripts(cmd.configPath, { probeTypes: BUILTIN_PROBES });
+    loaded = await loadConfigWithScripts(run.configPath, { probeTypes: BUILTIN_PROBES, env: run.env });
     selected = selectProbes(loaded.config, cmd.targets, cmd.probes);
   } catch (err) {
     if (err instanceof SelectionError) {
       process.stderr.write(`camprobe: ${err.message}\n`);
       return 2;
     }
-    return reportStartError(err);
+    return reportStartError(err, run);
   }
   const stop = new AbortController();
   const onSignal = () => stop.abort();
@@ -251,7 +236,7 @@ async function runOnceCommand(cmd: OnceCommand): Promise<number> {
     }
   }
   const toStdout = cmd.output === undefined ? cmd.reporter : 'pretty';
-  process.stdout.write(renderReport(toStdout, runs, summary, { colour: toStdout === 'pretty' && useColour(process.stdout, process.env) }));
+  process.stdout.write(renderReport(toStdout, runs, summary, { colour: toStdout === 'pretty' && useColour(process.stdout, run.env) }));
   if (stop.signal.aborted) {
     process.stderr.write(`camprobe: interrupted: ${selected.length - runs.length} of ${selected.length} probes did not finish\n`);
     return 1;
@@ -259,17 +244,13 @@ async function runOnceCommand(cmd: OnceCommand): Promise<number> {
   return summary.failed > 0 ? 1 : 0;
 }
 
-function reportStartError(err: unknown): number {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`camprobe: ${err.message}\n`);
-    return 2;
-  }
-  const e = err as NodeJS.ErrnoException;
-  process.stderr.write(`camprobe: cannot start: ${e.code ? `${e.code}: ` : ''}${e.message}\n`);
-  return 1;
+function reportStartError(err: unknown, ctx: StartContext): number {
+  const { text, code } = describeStartError(err, ctx);
+  process.stderr.write(text);
+  return code;
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === (await import('node:fs')).realpathSync(process.argv[1])) {
+if (process.argv[1] && fileURLToPath(import.meta.url) === realpathSync(process.argv[1])) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err: unknown) => {

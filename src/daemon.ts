@@ -22,6 +22,7 @@ import { COMMIT, VERSION } from './version.js';
 import { JobSet } from './daemon/job-set.js';
 import { loadDaemonConfig, type Loaded } from './daemon/loaded.js';
 import { Reloader, type ReloadResult } from './daemon/reloader.js';
+import { describeTargets } from './daemon/describe.js';
 import { daemonSink } from './daemon/run-sink.js';
 
 export type { ReloadResult } from './daemon/reloader.js';
@@ -35,6 +36,8 @@ export interface DaemonOptions {
   probeTypes?: ProbeTypes;
   /** Overrides the configured listen port (tests use 0). */
   port?: number;
+  /** When the port is in use, listen on any free port instead of failing (the demo). */
+  portFallback?: boolean;
   /** This replica's shard (`--shard`); overrides the config's `shard`. */
   shard?: Shard;
   /** DNS seam for tests. */
@@ -90,7 +93,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       log.warn({ target: job.target, probe: job.probe }, 'run skipped: the previous run is still in flight');
     },
   });
-  const jobs = new JobSet({ scheduler, metrics, sink: daemonSink({ metrics, history, events }) });
+  const jobs = new JobSet({ scheduler, metrics, sink: daemonSink({ metrics, history, events, logger: log }) });
   const configs = new Reloader(first, { load, jobs, metrics, logger: log, redactor });
 
   let running = false;
@@ -102,10 +105,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     authorizer: () => configs.loaded.authorizer,
     requestTimeoutMs: first.config.server.request_timeout_ms,
   });
-  const address = await listen(http, first.config.server.host, opts.port ?? first.config.server.port);
+  const address = await listen(http, first.config.server.host, opts.port ?? first.config.server.port, opts.portFallback ? log : undefined);
   configs.start();
   running = true;
-  logStarted(log, first, address, jobs.size);
+  logStarted(log, first, address, jobs.size, redactor);
 
   let stopping: Promise<void> | undefined;
   return {
@@ -138,15 +141,29 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   };
 }
 
-/** Starts the HTTP server; resolves with the `http://host:port` it listens on. */
-async function listen(http: FastifyInstance, host: string, port: number): Promise<string> {
-  await http.listen({ host, port });
+/**
+ * Starts the HTTP server; resolves with the `http://host:port` it listens on. With
+ * `fallback`, a port in use is replaced by any free one (and a warning says so); without,
+ * the error (EADDRINUSE, with `address` and `port`) is the caller's to explain.
+ */
+async function listen(http: FastifyInstance, host: string, port: number, fallback: Logger | undefined): Promise<string> {
+  try {
+    await http.listen({ host, port });
+  } catch (err) {
+    if (!fallback || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') {
+      await http.close();
+      throw err;
+    }
+    fallback.warn({ port }, `port ${port} is in use: listening on a free port instead`);
+    await http.listen({ host, port: 0 });
+  }
   const bound = http.server.address();
   const boundPort = typeof bound === 'object' && bound ? bound.port : port;
   return `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
 }
 
-function logStarted(log: Logger, loaded: Loaded, address: string, probes: number): void {
+/** One line: where camprobe listens, and what it probes (each target, its URL without secrets, its probes and how often). */
+function logStarted(log: Logger, loaded: Loaded, address: string, probes: number, redactor: Redactor): void {
   const { config, shard, targets, authorizer } = loaded;
   log.info(
     {
@@ -158,6 +175,7 @@ function logStarted(log: Logger, loaded: Loaded, address: string, probes: number
       targets: targets.length,
       probes,
       http_auth: authorizer && config.server.auth ? Object.keys(config.server.auth)[0] : 'none',
+      probing: describeTargets(targets, redactor),
     },
     'camprobe started',
   );

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Config, ProbeConfig, TargetConfig } from './config/types.js';
 import { createRunner, type RunnableProbe } from './runner/create-runner.js';
 import type { RunRecord } from './core/outcome.js';
+import { didYouMean } from './core/text.js';
 import type { Resolver } from './rpc/client.js';
 
 /** A `--target` or `--probe` names nothing configured. */
@@ -26,19 +27,25 @@ export interface Selected {
 export function selectProbes(config: Config, targets: readonly string[] = [], probes: readonly string[] = []): Selected[] {
   const configured = config.targets.map((t) => t.name);
   for (const name of targets) {
-    if (!configured.includes(name)) throw new SelectionError(`unknown target "${name}" (configured: ${configured.join(', ')})`);
+    if (!configured.includes(name)) throw new SelectionError(`unknown target "${name}"${hint(name, configured)} (configured: ${configured.join(', ')})`);
   }
   const chosen = config.targets.filter((t) => targets.length === 0 || targets.includes(t.name));
   const available = [...new Set(chosen.flatMap((t) => t.probes.map((p) => p.name)))];
   for (const name of probes) {
     if (!available.includes(name)) {
       const where = targets.length === 0 ? 'any target' : `target ${chosen.map((t) => t.name).join(', ')}`;
-      throw new SelectionError(`unknown probe "${name}" in ${where} (configured: ${available.join(', ')})`);
+      throw new SelectionError(`unknown probe "${name}" in ${where}${hint(name, available)} (configured: ${available.join(', ')})`);
     }
   }
   return chosen.flatMap((target) =>
     target.probes.filter((p) => probes.length === 0 || probes.includes(p.name)).map((probe) => ({ target, probe })),
   );
+}
+
+/** `: did you mean "x"?`, or '' when no configured name is close. */
+function hint(name: string, names: readonly string[]): string {
+  const text = didYouMean(name, names);
+  return text === '' ? '' : `: ${text}`;
 }
 
 export interface OnceOptions {

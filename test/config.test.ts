@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   ConfigError,
-  DEFAULT_CONFIG_PATH,
+  ConfigFileError,
+  PACKAGED_CONFIG_PATH,
+  defaultConfigPaths,
   parseConfig,
   type ParseOptions,
 } from '../src/config/load.js';
@@ -347,7 +349,7 @@ test('the shipped config and examples parse with the built-in probes', async () 
     CAMPROBE_CA_FILE: join(FIXTURES, 'tls/ca.pem'),
     CAMPROBE_VIEWER_KEY_FILE: keyFile,
   };
-  const config = await loadConfig(join(ROOT, DEFAULT_CONFIG_PATH), { env, probeTypes: BUILTIN_PROBES });
+  const config = await loadConfig(join(ROOT, PACKAGED_CONFIG_PATH), { env, probeTypes: BUILTIN_PROBES });
   assert.deepEqual(config.server, { host: '127.0.0.1', port: 9464, request_timeout_ms: 10_000 });
   assert.deepEqual(
     config.targets[0]!.probes.map((p) => [p.name, p.interval_ms, p.timeout_ms]),
@@ -365,17 +367,30 @@ test('the shipped config and examples parse with the built-in probes', async () 
     assert.ok(parsed.targets.length > 0, file);
   }
   // The default config with nothing set refuses to start, and says why.
-  await assert.rejects(loadConfig(join(ROOT, DEFAULT_CONFIG_PATH), { env: {}, probeTypes: BUILTIN_PROBES }), {
+  await assert.rejects(loadConfig(join(ROOT, PACKAGED_CONFIG_PATH), { env: {}, probeTypes: BUILTIN_PROBES }), {
     problems: ['credentials.service.jwt_secret: environment variable CAMERA_SERVICE_JWT_SECRET is not set'],
   });
 });
 
-test('loadConfig names an unreadable file', async () => {
+test('a missing or unreadable file is not called invalid: it is named by its absolute path', async () => {
   await assert.rejects(loadConfig('/nonexistent/camprobe.yaml', { env: ENV, probeTypes: PROBE_TYPES }), (err: unknown) => {
-    assert.ok(err instanceof ConfigError);
-    assert.equal(err.message, 'invalid configuration in /nonexistent/camprobe.yaml:\n  - cannot read the file: ENOENT: no such file or directory');
+    assert.ok(err instanceof ConfigFileError && err instanceof ConfigError);
+    assert.equal(err.code, 'CAMPROBE_ERR_CONFIG_FILE');
+    assert.equal(err.message, 'configuration file not found: /nonexistent/camprobe.yaml');
+    assert.equal(err.fsCode, 'ENOENT');
     return true;
   });
+  const dir = mkdtempSync(join(tmpdir(), 'camprobe-config-'));
+  await assert.rejects(loadConfig(dir, { env: ENV, probeTypes: PROBE_TYPES }), {
+    message: `cannot read the configuration file (EISDIR: illegal operation on a directory): ${dir}`,
+  });
+  const relative = await loadConfig('missing.yaml', { env: ENV, probeTypes: PROBE_TYPES }).catch((err: unknown) => err);
+  assert.ok(relative instanceof ConfigFileError);
+  assert.equal(relative.path, join(process.cwd(), 'missing.yaml'));
+});
+
+test('without --config: the system file, then the packaged one, found from anywhere', () => {
+  assert.deepEqual(defaultConfigPaths(), ['/etc/camprobe/camprobe.yaml', join(ROOT, PACKAGED_CONFIG_PATH)]);
 });
 
 test('parseDuration', () => {

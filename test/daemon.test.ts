@@ -158,7 +158,7 @@ describe('camprobe command', () => {
       env: { ...process.env, CAMERA_SERVICE_JWT_SECRET: SECRET },
     });
     assert.equal(ok.status, 0, ok.stderr);
-    assert.match(ok.stdout, /OK \(1 targets, 3 probes\)/);
+    assert.match(ok.stdout, /: OK, 1 target, 3 probes\n/);
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, 'server: { port: 70000 }\ncredentials: {}\ntargets: []\n');
     const r = spawnSync(process.execPath, [CLI, 'check-config', '-c', bad], { encoding: 'utf8' });

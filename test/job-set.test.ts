@@ -11,7 +11,7 @@ import { ProbeMetrics, type ProbeSeries } from '../src/metrics/metrics.js';
 import type { ProbeDefinition } from '../src/probes/types.js';
 import type { RunOptions, Runner } from '../src/runner/create-runner.js';
 import type { Job } from '../src/scheduler/scheduler.js';
-import { configFor } from './helpers/harness.js';
+import { captureLogger, configFor } from './helpers/harness.js';
 
 const config = configFor('ws://127.0.0.1:9/ws', '      - type: camera_list\n      - type: auth_flow\n        schedule: "*/10 * * * * *"\n        timeout: 5s\n');
 
@@ -128,13 +128,15 @@ describe('run sinks', () => {
     const history = new RunHistory({ runs: 5, failures: 5 });
     const events: RunEvents = new EventEmitter();
     metrics.addProbe({ target: 'sim', probe: 'camera_list', type: 'camera_list' });
-    const sink = daemonSink({ metrics, history, events });
+    const { logger, lines } = captureLogger();
+    const sink = daemonSink({ metrics, history, events, logger });
     const successes = async () => /camprobe_probe_runs_total\{[^}]*target="sim"[^}]*result="success"[^}]*\} (\d+)/.exec((await metrics.render()).body)?.[1];
     const seenByListener: Array<{ inHistory: number }> = [];
     events.on('run', () => seenByListener.push({ inHistory: history.list({ target: 'sim' }).length }));
 
     sink.record(record('sim', 'camera_list'));
     assert.deepEqual(seenByListener, [{ inHistory: 1 }]);
+    assert.match(lines.join(''), /"probe":"camera_list".*"msg":"probe up"/, 'the state log is a sink too');
     assert.equal(await successes(), '1');
     sink.forget('sim', 'camera_list');
     assert.equal(history.list({ target: 'sim' }).length, 0);

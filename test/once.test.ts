@@ -143,9 +143,13 @@ targets:
     assert.equal(unknownProbe.code, 2);
     assert.equal(unknownProbe.stderr, 'camprobe: unknown probe "camera_list" in target other (configured: auth_flow)\n');
 
+    const typo = await cli(['once', '-c', configPath, '--target', 'sin', '--probe', 'auth_flw']);
+    assert.equal(typo.code, 2);
+    assert.equal(typo.stderr, 'camprobe: unknown target "sin": did you mean "sim"? (configured: sim, other)\n');
+
     const reporter = await cli(['once', '-c', configPath, '--reporter', 'tap']);
     assert.equal(reporter.code, 2);
-    assert.equal(reporter.stderr, 'camprobe: --reporter must be one of pretty, json, junit\n');
+    assert.equal(reporter.stderr, 'camprobe: --reporter must be one of pretty, json, junit; see camprobe --help\n');
 
     const notOnce = await cli(['check-config', '-c', configPath, '--probe', 'auth_flow']);
     assert.equal(notOnce.code, 2);

@@ -141,6 +141,12 @@ describe('npm pack and the container steps', () => {
     const out = run(join(prefix, 'node_modules/.bin/camprobe'), ['--version'], { env });
     assert.equal(out, `camprobe ${PKG.version} (commit ${info.commit}, node ${process.version})\n`);
     if (gitCommit() !== undefined) assert.notEqual(info.commit, 'unknown');
+
+    // Outside any checkout, without --config: the packaged configuration (unless the system has its own).
+    if (!existsSync('/etc/camprobe/camprobe.yaml')) {
+      const check = run(join(prefix, 'node_modules/.bin/camprobe'), ['check-config'], { env: { ...env, CAMERA_SERVICE_JWT_SECRET: SECRET }, cwd: tmp });
+      assert.ok(check.startsWith(`${join(prefix, 'node_modules', PKG.name, 'config/camprobe.yaml')}: OK, 1 target, 3 probes\n`), check);
+    }
   });
 
   it('the image steps: production install, the entry point starts, probes, answers /healthz and the HEALTHCHECK', async () => {

@@ -520,8 +520,10 @@ describe('session faults are settable everywhere faults are', () => {
     const put = (body: string): Promise<Response> => fetch(`${s.httpUrl}/control/faults`, { method: 'PUT', body });
     const ok = await put(JSON.stringify(FAULTS));
     assert.equal(ok.status, 200);
-    assert.deepEqual(await ok.json(), FAULTS);
-    assert.deepEqual(await (await fetch(`${s.httpUrl}/control/faults`)).json(), FAULTS);
+    assert.deepEqual(await ok.json(), { current: FAULTS });
+    const shown = (await (await fetch(`${s.httpUrl}/control/faults`)).json()) as { current: unknown; available: Record<string, string> };
+    assert.deepEqual(shown.current, FAULTS);
+    for (const name of Object.keys(FAULTS)) assert.ok(name in shown.available, `${name} is listed as available`);
     assert.deepEqual(s.getFaults(), FAULTS);
     assert.equal(await (await open(t, s)).closed(), 4000, 'and they apply');
 

@@ -726,7 +726,8 @@ describe('access faults', () => {
     };
     const put = await fetch(`${s.httpUrl}/control/faults`, { method: 'PUT', body: JSON.stringify(faults) });
     assert.equal(put.status, 200);
-    assert.deepEqual(await (await fetch(`${s.httpUrl}/control/faults`)).json(), faults);
+    assert.deepEqual(await put.json(), { current: faults });
+    assert.deepEqual(((await (await fetch(`${s.httpUrl}/control/faults`)).json()) as Json).current, faults);
     assert.deepEqual(s.getFaults(), faults);
     assert.equal(errorCode(await callAs(t, s, 'get_streams', 'none', 'per_call')), -32601);
     assert.deepEqual((await callAs(t, s, 'delete_snapshot', 'none', 'session')).error, { code: -32602, message: 'Invalid params' });
@@ -817,7 +818,7 @@ describe('connections and HTTP', () => {
     const put = await fetch(`${s.httpUrl}/control/faults`, { method: 'PUT', body: JSON.stringify({ healthNotReady: true, latencyMs: 5 }) });
     assert.equal(put.status, 200);
     assert.deepEqual(s.getFaults(), { healthNotReady: true, latencyMs: 5 });
-    assert.deepEqual(await (await fetch(`${s.httpUrl}/control/faults`)).json(), { healthNotReady: true, latencyMs: 5 });
+    assert.deepEqual(((await (await fetch(`${s.httpUrl}/control/faults`)).json()) as Json).current, { healthNotReady: true, latencyMs: 5 });
     assert.equal((await fetch(`${s.httpUrl}/health/ready`)).status, 503);
 
     const unknown = await fetch(`${s.httpUrl}/control/faults`, { method: 'PUT', body: '{"explode":true}' });
@@ -996,6 +997,22 @@ function knownFaults(): string[] {
 }
 
 describe('simulator command line', () => {
+  test('GET /control/faults shows the current faults and every available one, one line each', async (t) => {
+    const s = await sim(t);
+    s.setFaults({ latencyMs: 5 });
+    const res = await fetch(`${s.httpUrl}/control/faults`);
+    const text = await res.text();
+    const body = JSON.parse(text) as { current: Json; available: Record<string, string> };
+    assert.deepEqual(body.current, { latencyMs: 5 });
+    assert.deepEqual(Object.keys(body.available).sort(), knownFaults().sort());
+    const availableLines = text.slice(text.indexOf('"available"')).split('\n');
+    for (const [fault, line] of Object.entries(body.available)) {
+      assert.match(line, /^\S.*: \S/, `${fault}: "type: what it does"`);
+      assert.equal(availableLines.filter((l) => l.trimStart().startsWith(`"${fault}":`)).length, 1, `${fault} on one line of its own`);
+    }
+    assert.equal(body.available.exposeProtected, 'bool: security regression: no authentication or role checks at all');
+  });
+
   test('--help lists every fault on one line of its own', () => {
     const help = execFileSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
     const faults = knownFaults();
@@ -1028,7 +1045,7 @@ describe('simulator command line', () => {
     const [line] = (await once(child.stdout.setEncoding('utf8'), 'data')) as [string];
     const httpUrl = /\(http (\S+)\)/.exec(line)?.[1];
     assert.ok(httpUrl, line);
-    assert.deepEqual(await (await fetch(`${httpUrl}/control/faults`)).json(), faults);
+    assert.deepEqual(((await (await fetch(`${httpUrl}/control/faults`)).json()) as Json).current, faults);
     child.kill('SIGTERM');
     assert.deepEqual(await exited, [0, null]);
   });

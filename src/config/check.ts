@@ -3,7 +3,7 @@
  * what is wrong and what is allowed.
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { quote } from '../core/text.js';
+import { didYouMean, quote } from '../core/text.js';
 import { isObject } from './objects.js';
 import type { Path, SchemaProblem } from './problems.js';
 import type { Static, TSchema } from './schema-parts.js';
@@ -115,8 +115,7 @@ function describe(error: ErrorObject, path: Path, extraAllowed: readonly string[
     case 'additionalProperties': {
       const allowed = [...extraAllowed, ...Object.keys(isObject(schema.properties) ? schema.properties : {})];
       const key = String(params.additionalProperty);
-      const hint = allowed.length > 0 ? ` (allowed: ${allowed.join(', ')})` : '';
-      return { path, at: [...path, key], message: `unknown key ${quote(key)}${hint}` };
+      return { path, at: [...path, key], message: unknownKey(key, allowed) };
     }
     case 'required':
       return { path: [...path, String(params.missingProperty)], message: 'is required' };
@@ -129,6 +128,13 @@ function describe(error: ErrorObject, path: Path, extraAllowed: readonly string[
   }
   if (typeof schema['x-message'] === 'string') return { path, message: schema['x-message'] };
   return { path, message: genericMessage(error, schema, params) };
+}
+
+/** `unknown key "urll": did you mean "url"? (allowed: name, url, …)`: the key named, a likely intended one, the choices. */
+export function unknownKey(key: string, allowed: readonly string[]): string {
+  const suggestion = didYouMean(key, allowed);
+  const hint = allowed.length > 0 ? ` (allowed: ${allowed.join(', ')})` : '';
+  return `unknown key ${quote(key)}${suggestion ? `: ${suggestion}` : ''}${hint}`;
 }
 
 /** The message for a keyword on a node without `x-message`. */

@@ -3,6 +3,7 @@
  * rules that span fields (`build/`). Every problem is collected and listed in document
  * order, so one attempt shows them all. The result is frozen.
  */
+import { fileURLToPath } from 'node:url';
 import { buildConfig } from './build/root.js';
 import { interpolateAll } from './interpolate.js';
 import { deepFreeze } from './objects.js';
@@ -10,10 +11,23 @@ import { ConfigError, Problems } from './problems.js';
 import { parseYaml } from './read.js';
 import type { Config, ProbeTypeSpec } from './types.js';
 
-export { ConfigError } from './problems.js';
+export { ConfigError, ConfigFileError } from './problems.js';
 export { readConfigText, scriptsDirOf } from './read.js';
 
-export const DEFAULT_CONFIG_PATH = 'config/camprobe.yaml';
+/** The configuration camprobe ships (the commented reference), relative to the package root. */
+export const PACKAGED_CONFIG_PATH = 'config/camprobe.yaml';
+/** The system's configuration file, read first when no file is named. */
+export const SYSTEM_CONFIG_PATH = '/etc/camprobe/camprobe.yaml';
+
+/**
+ * Where camprobe looks for its configuration when no file is named, in order: the
+ * system's file, then the packaged one (absolute: found from any working directory,
+ * from a checkout or an installed package alike).
+ */
+export function defaultConfigPaths(): string[] {
+  // This module is dist/src/config/load.js: the package root is three levels up.
+  return [SYSTEM_CONFIG_PATH, fileURLToPath(new URL(`../../../${PACKAGED_CONFIG_PATH}`, import.meta.url))];
+}
 
 export interface ParseOptions {
   /** Names the configuration in messages (usually its path). */

@@ -19,13 +19,32 @@ export interface SchemaProblem {
 
 /** The configuration is invalid; `problems` lists every problem found, one line each. */
 export class ConfigError extends Error {
-  readonly code = 'CAMPROBE_ERR_CONFIG';
+  readonly code: 'CAMPROBE_ERR_CONFIG' | 'CAMPROBE_ERR_CONFIG_FILE' = 'CAMPROBE_ERR_CONFIG';
   readonly problems: string[];
 
-  constructor(source: string, problems: string[]) {
-    super(`invalid configuration in ${source}:\n  - ${problems.join('\n  - ')}`);
+  constructor(source: string, problems: string[], message = `invalid configuration in ${source}:\n  - ${problems.join('\n  - ')}`) {
+    super(message);
     this.name = 'ConfigError';
     this.problems = problems;
+  }
+}
+
+/**
+ * The configuration file could not be read at all (missing, unreadable, a directory):
+ * not an invalid configuration, and said so, with the file's absolute path.
+ */
+export class ConfigFileError extends ConfigError {
+  override readonly code = 'CAMPROBE_ERR_CONFIG_FILE';
+  /** The file's absolute path. */
+  readonly path: string;
+  /** The file-system error code: ENOENT, EACCES, EISDIR… */
+  readonly fsCode: string | undefined;
+
+  constructor(path: string, fsCode: string | undefined, problem: string) {
+    super(path, [problem], `${fsCode === 'ENOENT' ? 'configuration file not found' : `cannot read the configuration file (${problem})`}: ${path}`);
+    this.name = 'ConfigFileError';
+    this.path = path;
+    this.fsCode = fsCode;
   }
 }
 

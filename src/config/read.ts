@@ -4,20 +4,21 @@
  * and parsing the YAML into plain data with the positions problems are sorted by.
  */
 import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { LineCounter, parseDocument, type Document } from 'yaml';
-import { fsProblem } from '../core/text.js';
+import { fsProblem, isFsError } from '../core/text.js';
 import { interpolate } from './interpolate.js';
 import { isObject } from './objects.js';
-import { ConfigError } from './problems.js';
+import { ConfigError, ConfigFileError } from './problems.js';
 
 const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
 
-/** The text of a configuration file; a ConfigError naming the file when it cannot be read. */
+/** The text of a configuration file; a ConfigFileError naming the file's absolute path when it cannot be read. */
 export async function readConfigText(path: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (err) {
-    throw new ConfigError(path, [`cannot read the file: ${fsProblem(err)}`]);
+    throw new ConfigFileError(resolve(path), isFsError(err) ? err.code : undefined, fsProblem(err));
   }
 }
 

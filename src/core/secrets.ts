@@ -59,3 +59,23 @@ export class Redactor {
     return out;
   }
 }
+
+/**
+ * A target URL as camprobe shows it (logs, `check-config`): without user info, query or
+ * fragment, which may carry a token. A removed query is marked `?…` so the URL is not
+ * mistaken for the whole of the configured one.
+ */
+export function publicUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return '(not a URL)';
+  }
+  const hadQuery = parsed.search !== '';
+  parsed.username = '';
+  parsed.password = '';
+  parsed.search = '';
+  parsed.hash = '';
+  return `${parsed.href}${hadQuery ? '?…' : ''}`;
+}

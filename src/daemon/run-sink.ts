@@ -1,12 +1,15 @@
 /**
  * Where finished runs go. The daemon's jobs hand every run to one RunSink; metrics, the
- * run history and the `run` event are each a sink behind it, so a job knows nothing of
- * them and a new consumer is one more sink, not one more call in every job.
+ * run history, the log of state changes (state-log.ts) and the `run` event are each a
+ * sink behind it, so a job knows nothing of them and a new consumer is one more sink,
+ * not one more call in every job.
  */
 import type { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
 import type { RunRecord } from '../core/outcome.js';
 import type { RunHistory } from '../metrics/history.js';
 import type { ProbeMetrics } from '../metrics/metrics.js';
+import { stateLogSink } from './state-log.js';
 
 /** A consumer of finished runs. */
 export interface RunSink {
@@ -55,7 +58,10 @@ export function fanOut(sinks: readonly RunSink[]): RunSink {
   };
 }
 
-/** The daemon's sinks: metrics and history first, so a `run` listener finds the run in both. */
-export function daemonSink(parts: { metrics: ProbeMetrics; history: RunHistory; events: RunEvents }): RunSink {
-  return fanOut([metricsSink(parts.metrics), historySink(parts.history), eventSink(parts.events)]);
+/**
+ * The daemon's sinks: metrics, history and the log of state changes first, so a `run`
+ * listener finds the run in all of them.
+ */
+export function daemonSink(parts: { metrics: ProbeMetrics; history: RunHistory; events: RunEvents; logger: Logger }): RunSink {
+  return fanOut([metricsSink(parts.metrics), historySink(parts.history), stateLogSink(parts.logger), eventSink(parts.events)]);
 }

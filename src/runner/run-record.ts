@@ -56,14 +56,16 @@ export function runRecord(f: Finished, redactor: Redactor): RunRecord {
 }
 
 /**
- * Logs what is worth a line about `run`; `log` makes the run's child logger, so a
- * successful run at the default level costs none.
+ * Logs each run at `debug`: the daemon tells changes of state at `info` and above
+ * (daemon/state-log.ts), so a probe failing every run does not repeat itself. `log` makes
+ * the run's child logger, so a run at the default level costs none.
  */
 export function logOutcome(run: RunRecord, logger: Logger, log: () => Logger): void {
-  if (run.degraded) log().info({ detail: run.detail, duration_ms: run.durationMs }, 'probe run degraded');
+  if (!logger.isLevelEnabled('debug')) return;
+  if (run.degraded) log().debug({ detail: run.detail, duration_ms: run.durationMs }, 'probe run degraded');
   if (run.result === 'failure') {
-    log().warn({ step: run.step, reason: run.reason, detail: run.detail, duration_ms: run.durationMs }, 'probe run failed');
-  } else if (logger.isLevelEnabled('debug')) {
+    log().debug({ step: run.step, reason: run.reason, detail: run.detail, duration_ms: run.durationMs }, 'probe run failed');
+  } else {
     log().debug({ duration_ms: run.durationMs }, 'probe run succeeded');
   }
 }

@@ -30,8 +30,9 @@ POST /control/notify with {"method": "camera_status_update", "params": {...}} se
 notification now to the connections that should get it and answers {"sent": N}.
 
 faults: a JSON object with any of these fields. PUT /control/faults replaces the set at
-run time, GET /control/faults shows it. A method must be one the simulator knows;
-credential: ${CREDENTIAL_CLASSES.join(' | ')}; role: viewer | operator | admin.
+run time; GET /control/faults shows it ("current") and these ("available"). A method
+must be one the simulator knows; credential: ${CREDENTIAL_CLASSES.join(' | ')};
+role: viewer | operator | admin.
 ${faultLines()}`;
 
 /** One line per fault: name, JSON type, what it does. */

@@ -317,6 +317,11 @@ export const FAULT_HELP: Readonly<Record<keyof SimulatorFaults, readonly [type: 
   unknownMethods: ['[method]', 'those methods answer -32601 whatever the credential'],
 };
 
+/** Every fault, one line each (`"latencyMs": "ms: added before every response"`), for GET /control/faults. */
+export function faultCatalogue(): Record<string, string> {
+  return Object.fromEntries(Object.entries(FAULT_HELP).map(([name, [type, summary]]) => [name, `${type}: ${summary}`]));
+}
+
 /**
  * Checks a fault set from outside (JSON body, CLI flag): one exact message per mistake.
  * With `table` (the simulator's method → role table), the access faults must also name

@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { RawData } from 'ws';
-import { isPlainObject, validateFaults } from './faults.js';
+import { faultCatalogue, isPlainObject, validateFaults } from './faults.js';
 import type { CredentialClass, Role, SimulatorFaults } from './faults.js';
 import { malformNotification, validateNotification } from './notifications.js';
 import type { SimNotification } from './notifications.js';
@@ -907,7 +907,8 @@ class CameraServiceSimulator implements Simulator {
         sendJson(res, 200, { status: 'healthy', uptime: this.vitals().uptime, connections: this.clients.size });
         return;
       case 'GET /control/faults':
-        sendJson(res, 200, this.faults);
+        // Indented: read with curl, each available fault on its own line.
+        sendJson(res, 200, { current: this.faults, available: faultCatalogue() }, 2);
         return;
       case 'PUT /control/faults':
         readBody(req, res, (body) => this.putFaults(body, res));
@@ -948,7 +949,7 @@ class CameraServiceSimulator implements Simulator {
       return;
     }
     this.replaceFaults(checked.faults);
-    sendJson(res, 200, this.faults);
+    sendJson(res, 200, { current: this.faults });
   }
 }
 
@@ -1098,8 +1099,8 @@ function sendText(ws: WebSocket, text: string): void {
   if (ws.readyState === WebSocket.OPEN) ws.send(text);
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
+function sendJson(res: ServerResponse, status: number, body: unknown, indent?: number): void {
+  const text = `${JSON.stringify(body, null, indent)}${indent ? '\n' : ''}`;
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }

@@ -4,7 +4,8 @@
  * than the first run.
  */
 import { resolveSecret, type SecretRef } from '../../core/secrets.js';
-import { checkAndPrune, compile, type Pruned } from '../check.js';
+import { closest } from '../../core/text.js';
+import { checkAndPrune, compile, unknownKey, type Pruned } from '../check.js';
 import { isObject } from '../objects.js';
 import type { Path, Problems } from '../problems.js';
 import { CREDENTIAL_SCHEMAS, TTL_DEFAULT, type CredentialKind, type RawSecretRef } from '../schema.js';
@@ -31,10 +32,22 @@ export function buildCredential(name: string, value: unknown, env: Env, problems
     return undefined;
   }
   if (kind === undefined) {
-    problems.add(path, `must have ${KINDS_TEXT}`);
+    kindless(value, path, problems);
     return undefined;
   }
   return kind === 'jwt_secret' ? jwtCredential(name, value, path, env, problems) : tokenCredential(name, value, path, env, problems);
+}
+
+/**
+ * A credential with neither kind's key: each key neither kind knows is named (schema
+ * checks cannot, not knowing the kind), with the one it likely misspells. "must have"
+ * only when no key reads as a misspelt kind, which would say the same thing twice.
+ */
+function kindless(value: Record<string, unknown>, path: Path, problems: Problems): void {
+  const allowed = [...new Set(KINDS.flatMap((k) => Object.keys(CREDENTIAL_SCHEMAS[k].properties)))];
+  const unknown = Object.keys(value).filter((key) => !allowed.includes(key));
+  for (const key of unknown) problems.add(path, unknownKey(key, allowed), [...path, key]);
+  if (!unknown.some((key) => KINDS.some((k) => closest(key, allowed) === k))) problems.add(path, `must have ${KINDS_TEXT}`);
 }
 
 function jwtCredential(name: string, value: Record<string, unknown>, path: Path, env: Env, problems: Problems): CredentialConfig | undefined {

@@ -6,7 +6,7 @@
 import { createTask, validateDetailed } from 'node-cron';
 import { STEPS } from '../../core/outcome.js';
 import { formatDuration } from '../../core/duration.js';
-import { quote } from '../../core/text.js';
+import { didYouMean, quote } from '../../core/text.js';
 import { check, compileOptionsSchema, type Pruned } from '../check.js';
 import { isObject } from '../objects.js';
 import type { Path, Problems } from '../problems.js';
@@ -33,8 +33,8 @@ export function buildProbe(entry: Pruned<RawProbeEntry>, path: Path, ctx: ProbeE
 
   const definition = ctx.probeTypes.get(type);
   if (!definition) {
-    const known = [...ctx.probeTypes.keys()].sort().join(', ');
-    problems.add(at('type'), `unknown probe type ${quote(type)} (known: ${known})`);
+    const known = [...ctx.probeTypes.keys()].sort();
+    problems.add(at('type'), `unknown probe type ${quote(type)}${suggestion(type, known)} (known: ${known.join(', ')})`);
   }
 
   let period: Inherited | undefined;
@@ -88,7 +88,7 @@ function degradedThresholds(value: Pruned<RawProbeEntry>['degraded_after'], path
   for (const [key, raw] of entries) {
     const at = isObject(value) ? [...path, key] : path;
     if (key !== 'run' && !STEPS.some((step) => step === key)) {
-      problems.add(at, `unknown step ${quote(key)} (use run or one of: ${STEPS.join(', ')})`);
+      problems.add(at, `unknown step ${quote(key)}${suggestion(key, ['run', ...STEPS])} (use run or one of: ${STEPS.join(', ')})`);
       continue;
     }
     const ms = duration(String(raw), at, problems, TIMEOUT_RANGE);
@@ -132,4 +132,10 @@ function cronInterval(expression: string, path: Path, problems: Problems): numbe
 /** `cases[1].method` → ['cases', 1, 'method']. */
 function fieldPath(field: string): Path {
   return [...field.matchAll(/\[(\d+)\]|([^.[\]]+)/g)].map((m) => (m[1] !== undefined ? Number(m[1]) : (m[2] ?? '')));
+}
+
+/** `: did you mean "x"?` when a candidate is close to `given`, else ''. */
+function suggestion(given: string, candidates: readonly string[]): string {
+  const text = didYouMean(given, candidates);
+  return text === '' ? '' : `: ${text}`;
 }

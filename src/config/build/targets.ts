@@ -4,7 +4,7 @@
  */
 import { statSync, accessSync, constants as fsConstants } from 'node:fs';
 import { loadContract } from '../../contract/openrpc.js';
-import { fsProblem, quote } from '../../core/text.js';
+import { didYouMean, fsProblem, quote } from '../../core/text.js';
 import type { Pruned } from '../check.js';
 import { DOCUMENTED_METHOD_ROLES, DOCUMENTED_SIDE_EFFECT_METHODS } from '../methods.js';
 import { deepFreeze } from '../objects.js';
@@ -107,7 +107,10 @@ function credentialOf(given: string | undefined, path: Path, ctx: TargetContext)
     if (names.length > 1) ctx.problems.add(path, `is required when more than one credential is defined ${defined}`);
     return undefined;
   }
-  if (!names.includes(given)) ctx.problems.add(path, `unknown credential ${quote(given)} ${defined}`);
+  if (!names.includes(given)) {
+    const hint = didYouMean(given, names);
+    ctx.problems.add(path, `unknown credential ${quote(given)}${hint ? `: ${hint}` : ''} ${defined}`);
+  }
   return given;
 }
 
