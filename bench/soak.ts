@@ -20,6 +20,7 @@ import pino from 'pino';
 import { parseDuration } from '../src/core/duration.js';
 import { startDaemon } from '../src/daemon.js';
 import type { SimulatorFaults } from '../src/simulator/simulator.js';
+import type { RunRecord } from '../src/core/outcome.js';
 
 /** The faults cycled through, one per rotation; `{}` between them lets probes recover. */
 const ROTATION: SimulatorFaults[] = [
@@ -61,9 +62,9 @@ function argMs(name: string, text: string): number {
   }
 }
 
-async function startSimulatorProcess(secret: string): Promise<{ child: ChildProcess; url: string; control: string }> {
+async function startSimulatorProcess(secret: string, extra: string[] = []): Promise<{ child: ChildProcess; url: string; control: string }> {
   const cli = join(dirname(fileURLToPath(import.meta.url)), '../src/simulator/cli.js');
-  const child = spawn(process.execPath, [cli, '--port', '0', '--max-connections', '100000'], {
+  const child = spawn(process.execPath, [cli, '--port', '0', '--max-connections', '100000', ...extra], {
     env: { ...process.env, CAMERA_SERVICE_JWT_SECRET: secret },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -120,11 +121,19 @@ async function main(): Promise<number> {
   if (!(globalThis as { gc?: unknown }).gc) process.stderr.write('soak: run with node --expose-gc (npm run soak does) for stable heap figures\n');
 
   const secret = randomBytes(32).toString('base64url');
-  const sim = await startSimulatorProcess(secret);
+  const sim = await startSimulatorProcess(secret, ['--ping-interval-ms', '1000']);
+  // A second service that never misbehaves, pinging every second: the held session on it
+  // must survive the whole soak (no reconnect), whatever the first one does.
+  const calm = await startSimulatorProcess(secret, ['--ping-interval-ms', '1000']);
   const typesBefore = process.getActiveResourcesInfo();
   const dir = mkdtempSync(join(tmpdir(), 'camprobe-soak-'));
   const configPath = join(dir, 'camprobe.yaml');
-  const list = Array.from({ length: targets }, (_, i) => `  - { name: soak-${i}, url: "${sim.url}" }`).join('\n');
+  // Every target also holds a session (reconnecting through the faults), expiry checked each minute.
+  const probes = '[{ type: auth_flow }, { type: camera_list }, { type: protected_rejection }, { type: session, expiry_check: 1m, expiry_ttl: 2s }]';
+  const list = [
+    ...Array.from({ length: targets }, (_, i) => `  - { name: soak-${i}, url: "${sim.url}", probes: ${probes} }`),
+    `  - { name: held, url: "${calm.url}", probes: [{ type: session, expiry_check: 1m, expiry_ttl: 2s }] }`,
+  ].join('\n');
   writeFileSync(
     configPath,
     `server: { host: 127.0.0.1, port: 0 }\nlog: { level: error }\ndefaults: { interval: 1s, timeout: 800ms }\n` +
@@ -138,8 +147,10 @@ async function main(): Promise<number> {
 
   let runs = 0;
   const reasons = new Map<string, number>();
+  let held: RunRecord | undefined;
   daemon.events.on('run', (run) => {
     runs++;
+    if (run.target === 'held') held = run;
     reasons.set(run.reason, (reasons.get(run.reason) ?? 0) + 1);
   });
   let skipped = 0;
@@ -170,6 +181,7 @@ async function main(): Promise<number> {
   const elapsedS = (Date.now() - startMs) / 1000;
   const cpu = process.cpuUsage(cpuStart);
   await daemon.stop();
+  calm.child.kill();
   // Once stopped, nothing of the daemon may remain: compare with before it started
   // (closed sockets are released over the next turns of the event loop).
   let leftover = Infinity;
@@ -191,7 +203,7 @@ async function main(): Promise<number> {
   const end = medianSample(afterWarm.slice(-window));
   const result = {
     machine: { node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length },
-    settings: { duration_s: Math.round(elapsedS), targets, probes: targets * 3, interval_s: 1, timeout_ms: 800, rotate_s: rotateMs / 1000, faults: ROTATION },
+    settings: { duration_s: Math.round(elapsedS), targets, probes: targets * 4 + 1, interval_s: 1, timeout_ms: 800, rotate_s: rotateMs / 1000, faults: ROTATION },
     runs,
     runs_per_second: round(runs / elapsedS),
     skipped,
@@ -201,6 +213,9 @@ async function main(): Promise<number> {
     after_warmup: warm,
     end,
     handles_left_after_stop: leftover,
+    held_session: held?.session
+      ? { up: held.session.up, reconnects: held.session.reconnects, disconnects: held.session.disconnects, connected_s: held.session.connectedAtMs ? Math.round((Date.now() - held.session.connectedAtMs) / 1000) : 0, last_server_ping_age_s: held.session.lastServerPingAtMs ? Math.round((Date.now() - held.session.lastServerPingAtMs) / 1000) : null, expiry_checks: held.session.expiryChecks }
+      : null,
     growth_after_warmup: {
       heap: round(growth(warm.heap_mb, end.heap_mb) * 100) / 100,
       handles: round(growth(warm.handles, end.handles) * 100) / 100,
@@ -208,15 +223,17 @@ async function main(): Promise<number> {
     },
     samples,
   };
-  const flat = result.growth_after_warmup.heap < GROWTH_LIMIT && result.growth_after_warmup.handles < GROWTH_LIMIT && leftover <= 0;
+  const survived = result.held_session !== null && result.held_session.reconnects === 0 && result.held_session.up;
+  const flat = result.growth_after_warmup.heap < GROWTH_LIMIT && result.growth_after_warmup.handles < GROWTH_LIMIT && leftover <= 0 && survived;
   process.stdout.write(
-    `\nsoak: ${runs} runs in ${Math.round(elapsedS)} s (${result.runs_per_second}/s), ${targets} targets x 3 probes every 1 s, faults rotating every ${rotateMs / 1000} s\n` +
+    `\nsoak: ${runs} runs in ${Math.round(elapsedS)} s (${result.runs_per_second}/s), ${targets} targets x 4 probes (a held session each) + 1 held session on a calm service, every 1 s, faults rotating every ${rotateMs / 1000} s\n` +
       `  reasons: ${Object.entries(result.reasons).map(([k, v]) => `${k}=${v}`).join(' ')}\n` +
       `  skipped runs: ${skipped}; camprobe CPU: ${result.cpu_seconds} s\n` +
       `                 start    after warm-up (~${warm.at_s}s)   end (~${end.at_s}s, medians of ${window} samples)\n` +
       `  RSS MB        ${String(samples[0]!.rss_mb).padEnd(8)} ${String(warm.rss_mb).padEnd(24)} ${end.rss_mb}\n` +
       `  heap MB       ${String(samples[0]!.heap_mb).padEnd(8)} ${String(warm.heap_mb).padEnd(24)} ${end.heap_mb}\n` +
       `  handles       ${String(samples[0]!.handles).padEnd(8)} ${String(warm.handles).padEnd(24)} ${end.handles}\n` +
+      `  held session on a calm service: ${JSON.stringify(result.held_session)}${survived ? '' : ' (DID NOT SURVIVE)'}\n` +
       `  growth after warm-up: heap ${(result.growth_after_warmup.heap * 100).toFixed(1)}%, handles ${(result.growth_after_warmup.handles * 100).toFixed(1)}% (limit ${GROWTH_LIMIT * 100}%); handles left after stop: ${leftover}: ${flat ? 'FLAT' : 'GROWING'}\n`,
   );
   if (values.json) writeFileSync(values.json, `${JSON.stringify(result, null, 2)}\n`);

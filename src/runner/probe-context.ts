@@ -89,7 +89,12 @@ async function connectHeld(run: RunParts): Promise<RpcConnection> {
   try {
     const conn = await open(run, lifetime.signal);
     run.held.add(conn);
+    // The holder lives for the probe's whole life: one listener per connection would pile up.
+    conn.onEnd(() => run.held.signal.removeEventListener('abort', abort));
     return conn;
+  } catch (err) {
+    run.held.signal.removeEventListener('abort', abort);
+    throw err;
   } finally {
     // Past the attempt only the holder ends it: the run's deadline no longer applies.
     run.signal.removeEventListener('abort', abort);
