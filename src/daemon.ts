@@ -104,6 +104,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const http = buildHttpServer({
     metrics,
     history,
+    status,
     logger: log,
     isReady: () => (running ? { ready: true } : { ready: false, reason: 'scheduler not running' }),
     authorizer: () => configs.loaded.authorizer,

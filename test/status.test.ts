@@ -1,8 +1,20 @@
-/** The status page's board: states, since-times, timelines and JSON, fed runs directly. */
+/**
+ * The status page's server side: the board's states, since-times, timelines and JSON
+ * (fed runs directly), and its routes (Fastify inject): content negotiation at `/`, the
+ * files with their security headers, `/api/status` with its validator. The page in a
+ * browser is test/status-page.test.ts.
+ */
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import pino from 'pino';
 import type { AccessReport, RunRecord } from '../src/core/outcome.js';
+import { buildHttpServer } from '../src/http/server.js';
+import { RunHistory } from '../src/metrics/history.js';
+import { ProbeMetrics } from '../src/metrics/metrics.js';
 import { MAX_TIMELINE, StatusBoard, type StatusResponse } from '../src/status/board.js';
+import { CONTENT_SECURITY_POLICY } from '../src/status/routes.js';
 
 const T0 = 1_700_000_000_000;
 
@@ -101,5 +113,85 @@ describe('status board', () => {
     assert.deepEqual(parse(board).counts, { security: 0, down: 0, degraded: 0, up: 2 });
     board.forget('a', 'z');
     assert.notEqual(new StatusBoard({ runs: 5 }).etag(), empty, 'another process, another validator');
+  });
+});
+
+describe('status routes', () => {
+  function app() {
+    const status = new StatusBoard({ runs: 5 });
+    const deps = {
+      metrics: new ProbeMetrics({ version: 't', commit: 't', collectDefault: false }),
+      history: new RunHistory({ runs: 5, failures: 5 }),
+      isReady: () => ({ ready: true }),
+      logger: pino({ level: 'silent' }),
+      status,
+    };
+    return { http: buildHttpServer(deps), status };
+  }
+
+  it('GET / is the page for a browser, with a strict CSP, and the route list for anyone else', async () => {
+    const { http } = app();
+    const page = await http.inject({ url: '/', headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' } });
+    assert.equal(page.statusCode, 200);
+    assert.equal(page.headers['content-type'], 'text/html; charset=utf-8');
+    assert.equal(page.headers['content-security-policy'], CONTENT_SECURITY_POLICY);
+    assert.match(CONTENT_SECURITY_POLICY, /default-src 'self'; script-src 'self'; style-src 'self'/);
+    assert.equal(page.headers['x-content-type-options'], 'nosniff');
+    assert.equal(page.headers['vary'], 'accept');
+    assert.match(page.body, /<script type="module" src="status\/app.js"><\/script>/);
+    const text = await http.inject('/');
+    assert.match(text.headers['content-type'] as string, /^text\/plain/);
+    assert.match(text.body, /GET \/api\/status/);
+    await http.close();
+  });
+
+  it('serves the page files it has and nothing else; a validator saves the transfer', async () => {
+    const { http } = app();
+    for (const [file, type] of [['app.js', 'text/javascript'], ['row.js', 'text/javascript'], ['status.css', 'text/css'], ['icon.svg', 'image/svg+xml']]) {
+      const res = await http.inject(`/status/${file}`);
+      assert.equal(res.statusCode, 200, file);
+      assert.ok(String(res.headers['content-type']).startsWith(type), `${file}: ${res.headers['content-type']}`);
+      const again = await http.inject({ url: `/status/${file}`, headers: { 'if-none-match': res.headers['etag'] as string } });
+      assert.equal(again.statusCode, 304, file);
+    }
+    for (const file of ['index.html', 'nope.js', 'app.js.map', '..%2Fboard.js', 'tsconfig.json']) assert.equal((await http.inject(`/status/${file}`)).statusCode, 404, file);
+    await http.close();
+  });
+
+  it('GET /api/status: the board as JSON, 304 while nothing changed', async () => {
+    const { http, status } = app();
+    status.record(run('cam', 'auth_flow', 0, failed('security_violation', '<b>exposed</b>')));
+    const res = await http.inject('/api/status');
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.headers['cache-control'], 'no-cache');
+    const body = res.json() as StatusResponse;
+    assert.equal(body.probes[0]?.latest.detail, '<b>exposed</b>', 'text from the service, left for the page to show as text');
+    const etag = res.headers['etag'] as string;
+    assert.equal((await http.inject({ url: '/api/status', headers: { 'if-none-match': etag } })).statusCode, 304);
+    status.record(run('cam', 'auth_flow', 1));
+    const changed = await http.inject({ url: '/api/status', headers: { 'if-none-match': etag } });
+    assert.equal(changed.statusCode, 200);
+    assert.equal((changed.json() as StatusResponse).counts.up, 1);
+    await http.close();
+  });
+});
+
+describe('the page itself', () => {
+  const staticDir = join(process.cwd(), 'src/status/static');
+  const clientDir = join(process.cwd(), 'src/status/client');
+
+  it('has no inline script or style for the CSP to refuse, and loads nothing from another origin', () => {
+    const html = readFileSync(join(staticDir, 'index.html'), 'utf8');
+    assert.doesNotMatch(html, /<style|\sstyle=|\son[a-z]+=|javascript:/i);
+    for (const [, attrs] of html.matchAll(/<script([^>]*)>/g)) assert.match(attrs ?? '', /\ssrc="status\/[a-z-]+\.js"/);
+    assert.doesNotMatch(html, /(src|href)="(https?:)?\/\//);
+    assert.doesNotMatch(readFileSync(join(staticDir, 'status.css'), 'utf8'), /@import|url\(/);
+  });
+
+  it('never turns data into markup: no innerHTML, outerHTML, insertAdjacentHTML, document.write or eval in its script', () => {
+    for (const file of readdirSync(clientDir).filter((f) => f.endsWith('.ts'))) {
+      const code = readFileSync(join(clientDir, file), 'utf8');
+      assert.doesNotMatch(code, /innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function|setAttribute\('style'|setAttribute\('on/, file);
+    }
   });
 });
