@@ -23,9 +23,11 @@ export class Row {
   constructor(status: ProbeStatus) {
     const detailId = nextId('detail');
     this.detail = new Detail(detailId);
+    // The label names the row and its state; since when, the runs and the reason describe it.
+    const described = [this.since, this.bars, this.note].map((el) => (el.id = nextId('d'))).join(' ');
     this.button = h(
       'button',
-      { type: 'button', class: 'summary', 'aria-expanded': 'false', 'aria-controls': detailId },
+      { type: 'button', class: 'summary', 'aria-expanded': 'false', 'aria-controls': detailId, 'aria-describedby': described },
       this.badge,
       h('span', { class: 'name' }, h('span', { class: 'target' }, status.target), h('span', { class: 'sep', 'aria-hidden': 'true' }, ' / '), h('span', { class: 'probe' }, status.probe), h('span', { class: 'type' }, status.type)),
       this.since,
