@@ -147,7 +147,7 @@ describe('status routes', () => {
 
   it('serves the page files it has and nothing else; a validator saves the transfer', async () => {
     const { http } = app();
-    for (const [file, type] of [['app.js', 'text/javascript'], ['row.js', 'text/javascript'], ['status.css', 'text/css'], ['icon.svg', 'image/svg+xml']]) {
+    for (const [file, type] of [['app.js', 'text/javascript'], ['row.js', 'text/javascript'], ['status.css', 'text/css'], ['icon.svg', 'image/svg+xml']] as const) {
       const res = await http.inject(`/status/${file}`);
       assert.equal(res.statusCode, 200, file);
       assert.ok(String(res.headers['content-type']).startsWith(type), `${file}: ${res.headers['content-type']}`);
