@@ -24,6 +24,7 @@ import { RunHistory } from '../src/metrics/history.js';
 import { ProbeMetrics } from '../src/metrics/metrics.js';
 import { BUILTIN_PROBES } from '../src/probes/registry.js';
 import { createRunner } from '../src/runner/create-runner.js';
+import { StatusBoard } from '../src/status/board.js';
 import { BENCH_SECRET, benchConfig, serve, sleep } from './lib.js';
 
 type Check = () => Promise<{ ok: boolean; callMs?: number }>;
@@ -42,7 +43,8 @@ async function camprobeCheck(probeType: string): Promise<Check> {
   // Default process metrics are a fixed cost of the daemon, not a cost per run.
   const metrics = new ProbeMetrics({ version: 'bench', commit: 'bench', collectDefault: false });
   metrics.addProbe({ target: target.name, probe: probe.name, values: prepared.definition.values ?? {} });
-  const sink = daemonSink({ metrics, history: new RunHistory(config.history), events: new EventEmitter(), logger });
+  const status = new StatusBoard({ runs: config.history.runs });
+  const sink = daemonSink({ metrics, history: new RunHistory(config.history), status, events: new EventEmitter(), logger });
   return async () => {
     const run = await prepared.run();
     if (!run) return { ok: false };

@@ -18,6 +18,7 @@ import type { ProbeTypes } from './probes/load-config.js';
 import { BUILTIN_PROBES } from './probes/registry.js';
 import type { Resolver } from './rpc/client.js';
 import { Scheduler } from './scheduler/scheduler.js';
+import { StatusBoard } from './status/board.js';
 import { COMMIT, VERSION } from './version.js';
 import { JobSet } from './daemon/job-set.js';
 import { loadDaemonConfig, type Loaded } from './daemon/loaded.js';
@@ -53,6 +54,8 @@ export interface Daemon {
   readonly targets: readonly TargetConfig[];
   readonly metrics: ProbeMetrics;
   readonly history: RunHistory;
+  /** What the status page (`/`, `/api/status`) shows. */
+  readonly status: StatusBoard;
   readonly http: FastifyInstance;
   /** `http://host:port` the HTTP server listens on. */
   readonly address: string;
@@ -86,6 +89,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   metrics.setShard(first.shard, first.targets.length);
   const events = new EventEmitter<{ run: [RunRecord] }>();
   const history = new RunHistory(first.config.history);
+  const status = new StatusBoard({ runs: first.config.history.runs });
   const scheduler = new Scheduler({
     logger: log,
     onSkip: (job) => {
@@ -93,13 +97,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       log.warn({ target: job.target, probe: job.probe }, 'run skipped: the previous run is still in flight');
     },
   });
-  const jobs = new JobSet({ scheduler, metrics, sink: daemonSink({ metrics, history, events, logger: log }) });
+  const jobs = new JobSet({ scheduler, metrics, sink: daemonSink({ metrics, history, status, events, logger: log }) });
   const configs = new Reloader(first, { load, jobs, metrics, logger: log, redactor });
 
   let running = false;
   const http = buildHttpServer({
     metrics,
     history,
+    status,
     logger: log,
     isReady: () => (running ? { ready: true } : { ready: false, reason: 'scheduler not running' }),
     authorizer: () => configs.loaded.authorizer,
@@ -123,6 +128,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     },
     metrics,
     history,
+    status,
     http,
     address,
     events,

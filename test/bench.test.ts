@@ -44,6 +44,21 @@ describe('bench --smoke', () => {
     assert.match(md, /\| Item \| Measured/);
     assert.equal(json.goals.length, md.split('\n').filter((l: string) => /^\| \d/.test(l)).length);
   });
+
+  it('bench/status.ts measures /api/status on the real board and server', async () => {
+    const child = spawn(process.execPath, ['dist/bench/status.js', '--smoke'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const [code] = await once(child, 'exit');
+    assert.equal(code, 0, stderr);
+    const json = JSON.parse(stdout.trim().split('\n').at(-1)!);
+    assert.equal(json.smoke, true);
+    assert.ok(json.probes > 0 && json.bytes > 0 && json.recordUsPerRun > 0);
+    for (const k of ['unchanged', 'afterARun', 'notModified']) assert.equal(json.httpMs[k].n, 5, k);
+    assert.match(stdout, /\| GET \/api\/status, a run arrived since the last \|/);
+  });
 });
 
 describe('bench:matrix --smoke', () => {

@@ -13,7 +13,7 @@ import { closedPort } from './helpers/ws-server.js';
 
 const TOKEN = 'canary-scrape-token-8c2f5a1e9d3b7064';
 const PASSWORD = 'canary-basic-password-4e7a1c9f2b5d8e60';
-const ROUTES = ['/metrics', '/readyz', '/api/runs', '/', '/no-such-page'];
+const ROUTES = ['/metrics', '/readyz', '/api/runs', '/api/status', '/', '/status/app.js', '/no-such-page'];
 
 async function daemonWith(serverYaml: string, env: Record<string, string>) {
   const dir = mkdtempSync(join(tmpdir(), 'camprobe-auth-'));

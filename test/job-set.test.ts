@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import type { RunRecord } from '../src/core/outcome.js';
 import { JobSet } from '../src/daemon/job-set.js';
 import { desiredJobs } from '../src/daemon/reload-plan.js';
+import { StatusBoard } from '../src/status/board.js';
 import { daemonSink, fanOut, type RunEvents, type RunSink } from '../src/daemon/run-sink.js';
 import { RunHistory } from '../src/metrics/history.js';
 import { ProbeMetrics, type ProbeSeries } from '../src/metrics/metrics.js';
@@ -123,23 +124,25 @@ describe('run sinks', () => {
     assert.deepEqual(seen, ['a p', 'b p', 'a -sim/p', 'b -sim/p']);
   });
 
-  it("the daemon's sink: a run listener finds the run in metrics and history; forget drops both", async () => {
+  it("the daemon's sink: a run listener finds the run in metrics, history and the status board; forget drops all three", async () => {
     const metrics = new ProbeMetrics({ version: 'test', commit: 'test', collectDefault: false });
     const history = new RunHistory({ runs: 5, failures: 5 });
     const events: RunEvents = new EventEmitter();
     metrics.addProbe({ target: 'sim', probe: 'camera_list', type: 'camera_list' });
     const { logger, lines } = captureLogger();
-    const sink = daemonSink({ metrics, history, events, logger });
+    const status = new StatusBoard({ runs: 5 });
+    const sink = daemonSink({ metrics, history, status, events, logger });
     const successes = async () => /camprobe_probe_runs_total\{[^}]*target="sim"[^}]*result="success"[^}]*\} (\d+)/.exec((await metrics.render()).body)?.[1];
-    const seenByListener: Array<{ inHistory: number }> = [];
-    events.on('run', () => seenByListener.push({ inHistory: history.list({ target: 'sim' }).length }));
+    const seenByListener: Array<{ inHistory: number; onBoard: number }> = [];
+    events.on('run', () => seenByListener.push({ inHistory: history.list({ target: 'sim' }).length, onBoard: status.get('sim', 'camera_list')?.timeline.length ?? 0 }));
 
     sink.record(record('sim', 'camera_list'));
-    assert.deepEqual(seenByListener, [{ inHistory: 1 }]);
+    assert.deepEqual(seenByListener, [{ inHistory: 1, onBoard: 1 }]);
     assert.match(lines.join(''), /"probe":"camera_list".*"msg":"probe up"/, 'the state log is a sink too');
     assert.equal(await successes(), '1');
     sink.forget('sim', 'camera_list');
     assert.equal(history.list({ target: 'sim' }).length, 0);
+    assert.equal(status.get('sim', 'camera_list'), undefined);
     assert.equal(await successes(), undefined, 'no series left');
   });
 });

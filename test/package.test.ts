@@ -121,9 +121,11 @@ describe('npm pack and the container steps', () => {
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  it('ships the compiled entry point, the build info and the default config, and no tests or source maps', () => {
+  it('ships the compiled entry point, the build info, the default config and the status page, and no tests or source maps', () => {
     const files = run('tar', ['-tzf', tarball]).split('\n').filter(Boolean).map((f) => f.replace(/^package\//, ''));
     for (const f of ['package.json', 'dist/src/cli.js', 'dist/build-info.json', 'config/camprobe.yaml']) assert.ok(files.includes(f), f);
+    const page = ['src/status/static/index.html', 'src/status/static/status.css', 'src/status/static/icon.svg', 'dist/src/status/client/app.js', 'dist/src/status/client/row.js'];
+    for (const f of page) assert.ok(files.includes(f), f);
     assert.deepEqual(files.filter((f) => f.startsWith('dist/test') || f.endsWith('.map') || f.endsWith('.ts')), []);
     const info = JSON.parse(run('tar', ['-xzOf', tarball, 'package/dist/build-info.json'])) as { commit: string };
     const commit = gitCommit();
@@ -200,6 +202,12 @@ describe('npm pack and the container steps', () => {
         await log.waitFor((l) => l.probe === probe && l.msg === 'probe run succeeded');
       }
       assert.equal((await fetch(`${address}/healthz`)).status, 200);
+      // The status page and its script, served from the installed package.
+      const page = await fetch(`${address}/`, { headers: { accept: 'text/html' } });
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), /status\/app\.js/);
+      assert.equal((await fetch(`${address}/status/app.js`)).status, 200);
+      assert.equal((await fetch(`${address}/status/status.css`)).status, 200);
       const samples = parseProm(await (await fetch(`${address}/metrics`)).text());
       assert.equal(value(samples, 'camprobe_build_info', { version: PKG.version, commit: String(started.commit), nodejs: process.version }), 1);
       assert.equal(value(samples, 'camprobe_probe_success', { target: 'local', probe: 'auth_flow' }), 1);

@@ -10,6 +10,7 @@ import type { RunRecord } from '../core/outcome.js';
 import type { RunHistory } from '../metrics/history.js';
 import type { ProbeMetrics } from '../metrics/metrics.js';
 import { stateLogSink } from './state-log.js';
+import type { StatusBoard } from '../status/board.js';
 
 /** A consumer of finished runs. */
 export interface RunSink {
@@ -38,6 +39,14 @@ export function historySink(history: Pick<RunHistory, 'add' | 'remove'>): RunSin
   };
 }
 
+/** Keeps each (target, probe)'s state, since when and last runs for the status page. */
+export function statusSink(board: Pick<StatusBoard, 'record' | 'forget'>): RunSink {
+  return {
+    record: (run) => board.record(run),
+    forget: (target, probe) => board.forget(target, probe),
+  };
+}
+
 /** Tells listeners (tests, the bench) about each run; there is nothing to forget. */
 export function eventSink(events: RunEvents): RunSink {
   return {
@@ -59,9 +68,9 @@ export function fanOut(sinks: readonly RunSink[]): RunSink {
 }
 
 /**
- * The daemon's sinks: metrics, history and the log of state changes first, so a `run`
- * listener finds the run in all of them.
+ * The daemon's sinks: metrics, history, the status board and the log of state changes
+ * first, so a `run` listener finds the run in all of them.
  */
-export function daemonSink(parts: { metrics: ProbeMetrics; history: RunHistory; events: RunEvents; logger: Logger }): RunSink {
-  return fanOut([metricsSink(parts.metrics), historySink(parts.history), stateLogSink(parts.logger), eventSink(parts.events)]);
+export function daemonSink(parts: { metrics: ProbeMetrics; history: RunHistory; status: StatusBoard; events: RunEvents; logger: Logger }): RunSink {
+  return fanOut([metricsSink(parts.metrics), historySink(parts.history), statusSink(parts.status), stateLogSink(parts.logger), eventSink(parts.events)]);
 }

@@ -8,6 +8,8 @@ import type { FastifyBaseLogger, FastifyError, FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { ProbeMetrics } from '../metrics/metrics.js';
 import type { RunHistory } from '../metrics/history.js';
+import type { StatusBoard } from '../status/board.js';
+import { registerStatusRoutes } from '../status/routes.js';
 import type { HttpAuthorizer } from './auth.js';
 
 /** What the HTTP server reads; it owns none of it. */
@@ -23,6 +25,8 @@ export interface HttpDeps {
   authorizer?: () => HttpAuthorizer | undefined;
   /** Longest a request may take to arrive, and longest a connection may sit idle mid-request, ms. */
   requestTimeoutMs?: number;
+  /** The status page's state; without it `/` is the plain-text route list only. */
+  status?: StatusBoard;
 }
 
 /** Liveness stays open so an orchestrator can check it without holding the credential. */
@@ -30,10 +34,12 @@ const OPEN_PATHS = new Set(['/healthz']);
 
 const INDEX = `camprobe
 
+GET /            this list; the status page for a browser (Accept: text/html)
 GET /metrics     Prometheus metrics (OpenMetrics when the Accept header asks for it)
 GET /healthz     liveness: 200 while the process serves HTTP (never needs credentials)
 GET /readyz      readiness: 200 when ready, 503 with a reason otherwise
 GET /api/runs    recent runs, newest first: ?target=&probe=&failed=1&limit=1..1000
+GET /api/status  the status page's data: every target × probe, its state and recent runs
 `;
 
 interface RunsQuery {
@@ -128,9 +134,10 @@ function addLogging(app: FastifyInstance): void {
   });
 }
 
-/** The index, the scrape endpoint, liveness and readiness. */
-function addScrapeRoutes(app: FastifyInstance, deps: Pick<HttpDeps, 'metrics' | 'isReady'>): void {
-  app.get('/', async (_req, reply) => reply.type('text/plain; charset=utf-8').send(INDEX));
+/** The index (or the status page), the scrape endpoint, liveness and readiness. */
+function addScrapeRoutes(app: FastifyInstance, deps: Pick<HttpDeps, 'metrics' | 'isReady' | 'status'>): void {
+  if (deps.status) registerStatusRoutes(app, { board: deps.status, textIndex: INDEX });
+  else app.get('/', async (_req, reply) => reply.type('text/plain; charset=utf-8').send(INDEX));
 
   app.get('/metrics', async (req, reply) => {
     const { body, contentType } = await deps.metrics.render(req.headers.accept);
