@@ -16,6 +16,7 @@ import { parseDuration } from '../core/duration.js';
 import { ProbeError, type SessionReport } from '../core/outcome.js';
 import { AUTH_ERROR_CODES, errorResponseToProbeError, type RpcConnection } from '../rpc/client.js';
 import { ExpiryCheck } from './session-expiry.js';
+import { boundToRun } from './run-bound.js';
 import { SessionState, tokenExpiryMs } from './session-state.js';
 import { authenticate } from './session.js';
 import { defineProbe, type ProbeContext } from './types.js';
@@ -132,7 +133,8 @@ async function ensureConnected(ctx: ProbeContext<SessionOptions>, state: Session
   try {
     conn = await ctx.connectHeld();
     const token = await ctx.credentials.valid();
-    await ctx.step('authenticate', () => authenticate(conn!, token));
+    const opened = conn;
+    await ctx.step('authenticate', () => boundToRun(ctx, opened, () => authenticate(opened, token)));
     state.attach(conn, tokenExpiryMs(token));
   } catch (err) {
     await conn?.close();
@@ -175,7 +177,7 @@ async function renewIfExpiring(ctx: ProbeContext<SessionOptions>, state: Session
   const conn = state.conn;
   if (!conn || !state.tokenExpiring(Date.now(), ctx.intervalMs)) return;
   const token = await ctx.credentials.valid();
-  await ctx.step('authenticate', () => authenticate(conn, token));
+  await ctx.step('authenticate', () => boundToRun(ctx, conn, () => authenticate(conn, token), () => void state.drop('error', 'authenticate got no answer within the run\'s timeout')));
   state.renewed(tokenExpiryMs(token));
 }
 

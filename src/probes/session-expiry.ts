@@ -11,6 +11,7 @@
 import { EXPIRY_RESULTS, type ExpiryResult } from '../core/outcome.js';
 import type { RpcConnection, RpcResponse } from '../rpc/client.js';
 import { authenticate } from './session.js';
+import { boundToRun } from './run-bound.js';
 import type { ProbeContext } from './types.js';
 
 export interface ExpirySettings {
@@ -46,7 +47,10 @@ export class ExpiryCheck {
       return;
     }
     if (this.phase.conn.ended) return this.finish('inconclusive', `the check's connection ended before expiry: ${this.phase.conn.ended.message}`);
-    if (now >= this.phase.judgeAtMs) await ctx.step('control', () => this.judge(ctx));
+    if (now >= this.phase.judgeAtMs) {
+      const { conn } = this.phase;
+      await ctx.step('control', () => boundToRun(ctx, conn, () => this.judge(ctx), () => void this.finish('inconclusive', "no answer within the run's timeout", conn)));
+    }
   }
 
   private async start(ctx: ProbeContext<unknown>): Promise<void> {
@@ -54,10 +58,12 @@ export class ExpiryCheck {
     const conn = await ctx.connectHeld();
     try {
       const token = await ctx.credentials.mint(ctx.credentials.role, Math.max(1, Math.round(ttlMs / 1000)));
-      const before = await ctx.step('control', async () => {
-        await authenticate(conn, token);
-        return conn.request(method);
-      });
+      const before = await ctx.step('control', () =>
+        boundToRun(ctx, conn, async () => {
+          await authenticate(conn, token);
+          return conn.request(method);
+        }),
+      );
       if (!before.ok) return this.finish('inconclusive', `${method} refused before the token expired (${before.error.code})`, conn);
       // exp has whole-second precision: judge past its end plus the allowed skew.
       this.phase = { kind: 'waiting', conn, judgeAtMs: Date.now() + Math.ceil(ttlMs / 1000) * 1000 + skewMs };
