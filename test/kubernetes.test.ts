@@ -5,6 +5,8 @@
  *   Kubernetes API schemas and the prometheus-operator CRD schemas (kubernetes-models);
  * - what the issue asks of them: an unprivileged pod, the config from a hashed ConfigMap,
  *   the secret from a mounted Secret, N written once, the network policy, the PodMonitor;
+ * - the generated PrometheusRule and dashboard ConfigMap equal to what
+ *   scripts/kubernetes-monitoring.ts makes of deploy/prometheus/rules and the dashboard;
  * - the pods of each overlay run for real: pods 0 … N-1 as processes with the command line
  *   (the image's ENTRYPOINT and the container's args) and environment the rendered
  *   StatefulSet gives them, their volumes under a temporary root, against the simulator:
@@ -19,6 +21,7 @@ import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { PodMonitor, type IPodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor';
+import { PrometheusRule, type IPrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
 import { StatefulSet, type IStatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
 import { NetworkPolicy, type INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { PodDisruptionBudget, type IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
@@ -28,6 +31,14 @@ import { Namespace, type INamespace } from 'kubernetes-models/v1/Namespace';
 import { Service, type IService } from 'kubernetes-models/v1/Service';
 import { ServiceAccount, type IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { parse as parseYaml, parseAllDocuments, parseDocument, visit } from 'yaml';
+import {
+  DASHBOARD_CONFIGMAP_FILE,
+  DASHBOARD_FILE,
+  generate,
+  GRAFANA_DASHBOARD_LABEL,
+  PROMETHEUS_RULE_FILE,
+  rulesFiles,
+} from '../scripts/kubernetes-monitoring.js';
 import { selectShard } from '../src/config/shard.js';
 import { startSimulator } from '../src/simulator/simulator.js';
 import { logLines, type ChildLog, type LogLine } from './helpers/child-log.js';
@@ -39,6 +50,7 @@ import { parseProm, select } from './helpers/prom-text.js';
 const ROOT = process.cwd();
 const K8S = 'deploy/kubernetes';
 const OVERLAYS = readdirSync(join(ROOT, K8S, 'overlays')).sort();
+const MONITORING = `${K8S}/monitoring`;
 /** The label Kubernetes (>= 1.28) puts on each StatefulSet pod: its ordinal. */
 const POD_INDEX_LABEL = 'apps.kubernetes.io/pod-index';
 
@@ -59,6 +71,7 @@ const MODELS: Record<string, (o: K8sObject) => { validate(): void }> = {
   'policy/v1/PodDisruptionBudget': (o) => new PodDisruptionBudget(o as IPodDisruptionBudget),
   'networking.k8s.io/v1/NetworkPolicy': (o) => new NetworkPolicy(o as INetworkPolicy),
   'monitoring.coreos.com/v1/PodMonitor': (o) => new PodMonitor(o as unknown as IPodMonitor),
+  'monitoring.coreos.com/v1/PrometheusRule': (o) => new PrometheusRule(o as unknown as IPrometheusRule),
 };
 
 /** Validates `o` against its kind's schema; throws naming the object and every problem. */
@@ -143,8 +156,8 @@ describe('deploy/kubernetes rendered by kustomize', () => {
     assert.deepEqual(OVERLAYS, ['shards', 'single', 'us-east']);
   });
 
-  it('renders every overlay without a warning', () => {
-    for (const dir of OVERLAYS.map((o) => `${K8S}/overlays/${o}`)) {
+  it('renders every overlay and the monitoring objects, without a warning', () => {
+    for (const dir of [...OVERLAYS.map((o) => `${K8S}/overlays/${o}`), MONITORING]) {
       const kinds = objectsOf(dir).map((o) => o.kind);
       assert.ok(kinds.length > 0, dir);
     }
@@ -155,10 +168,11 @@ describe('deploy/kubernetes rendered by kustomize', () => {
         overlay,
       );
     }
+    assert.deepEqual(objectsOf(MONITORING).map((o) => o.kind).sort(), ['ConfigMap', ...rulesFiles(ROOT).map(() => 'PrometheusRule')]);
   });
 
   it('every object is valid against the Kubernetes API and prometheus-operator CRD schemas', () => {
-    for (const dir of OVERLAYS.map((o) => `${K8S}/overlays/${o}`)) {
+    for (const dir of [...OVERLAYS.map((o) => `${K8S}/overlays/${o}`), MONITORING]) {
       for (const o of objectsOf(dir)) validate(o);
     }
   });
@@ -175,6 +189,9 @@ describe('deploy/kubernetes rendered by kustomize', () => {
     const monitor = JSON.parse(JSON.stringify(only(objectsOf(`${K8S}/overlays/shards`), 'PodMonitor'))) as IPodMonitor & K8sObject;
     (monitor.spec.podMetricsEndpoints![0] as Record<string, unknown>)['scheme'] = 'gopher';
     assert.throws(() => validate(monitor), /PodMonitor camprobe is not valid: .*scheme must be equal to one of the allowed values/);
+    const rule = JSON.parse(JSON.stringify(objectsOf(MONITORING).find((o) => o.kind === 'PrometheusRule'))) as IPrometheusRule & K8sObject;
+    delete (rule.spec.groups![0]!.rules![0] as Partial<{ expr: unknown }>).expr;
+    assert.throws(() => validate(rule), /PrometheusRule camprobe-rules is not valid: .*must have required property '?expr'?/);
   });
 
   it('pods run unprivileged, as Pod Security "restricted" requires, and the namespace enforces it', () => {
@@ -283,7 +300,7 @@ describe('deploy/kubernetes rendered by kustomize', () => {
   });
 
   it('the PodMonitor scrapes the metrics port as job="camprobe", the alerts\' job, and a PDB keeps all but one pod', () => {
-    const rules = readFileSync(join(ROOT, 'deploy/prometheus/rules/camprobe.rules.yml'), 'utf8');
+    const rules = rulesFiles(ROOT).map((f) => readFileSync(join(ROOT, f), 'utf8')).join('\n');
     assert.match(rules, /up\{job="camprobe"\}/);
     for (const overlay of OVERLAYS) {
       const objects = objectsOf(`${K8S}/overlays/${overlay}`);
@@ -313,6 +330,51 @@ describe('deploy/kubernetes rendered by kustomize', () => {
     assert.equal(only<INamespace>(objectsOf(`${K8S}/overlays/us-east`), 'Namespace').metadata?.name, 'camprobe-us-east');
     // Prometheus would rename camprobe's own `location` to exported_location: one place only.
     assert.equal((parseYaml(podConfig('us-east').text) as { location?: string }).location, undefined);
+  });
+});
+
+describe('deploy/kubernetes/monitoring, generated from the rules and the dashboard', () => {
+  it('committed files equal the generator output (regenerate: npm run generate)', () => {
+    for (const [path, text] of Object.entries(generate(ROOT))) {
+      let committed: string | undefined;
+      try {
+        committed = readFileSync(join(ROOT, path), 'utf8');
+      } catch {
+        committed = undefined;
+      }
+      assert.ok(committed === text, `${path} differs from what scripts/kubernetes-monitoring.ts generates: run \`npm run generate\``);
+    }
+  });
+
+  it('one PrometheusRule per rules file, holding its groups unchanged, which promtool accepts', () => {
+    const objects = objectsOf(MONITORING);
+    const dir = mkdtempSync(join(tmpdir(), 'camprobe-k8s-rules-'));
+    try {
+      for (const file of rulesFiles(ROOT)) {
+        const source = parseYaml(readFileSync(join(ROOT, file), 'utf8')) as { groups: unknown[] };
+        const name = file.replace(/^.*\//, '').replace(/\.ya?ml$/, '').replace(/\./g, '-');
+        const rule = only<IPrometheusRule>(objects, 'PrometheusRule', name);
+        assert.deepEqual(rule.spec.groups, source.groups, `${file} → PrometheusRule ${name}`);
+        // What the operator hands Prometheus: the groups as a rules file.
+        const asFile = join(dir, `${name}.yml`);
+        writeFileSync(asFile, JSON.stringify({ groups: rule.spec.groups }));
+        const r = spawnSync('promtool', ['check', 'rules', asFile], { encoding: 'utf8' });
+        assert.equal(r.error, undefined, 'promtool runs (Debian package prometheus)');
+        assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the dashboard ConfigMap holds the dashboard JSON byte for byte, labelled for the Grafana sidecar', () => {
+    const cm = only<IConfigMap>(objectsOf(MONITORING), 'ConfigMap', 'camprobe-dashboard');
+    assert.deepEqual(Object.keys(cm.data ?? {}), ['camprobe.json']);
+    assert.equal(cm.data?.['camprobe.json'], readFileSync(join(ROOT, DASHBOARD_FILE), 'utf8'));
+    for (const [k, v] of Object.entries(GRAFANA_DASHBOARD_LABEL)) assert.equal(cm.metadata?.labels?.[k], v);
+    // `kubectl apply` keeps a copy in an annotation, which must stay under 256 KiB.
+    assert.ok(readFileSync(join(ROOT, DASHBOARD_CONFIGMAP_FILE)).length < 200 * 1024);
+    assert.ok(readFileSync(join(ROOT, PROMETHEUS_RULE_FILE)).length < 200 * 1024);
   });
 });
 
