@@ -15,13 +15,14 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, realpathSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { fileURLToPath } from 'node:url';
 import { defaultConfigPaths } from './config/load.js';
 import { loadConfig, loadConfigWithScripts } from './probes/load-config.js';
-import { parseShard, type Shard } from './config/shard.js';
+import { parseShard, POD_INDEX_ENV, type Shard } from './config/shard.js';
 import { startDaemon, type Daemon } from './daemon.js';
 import { createLogger, isLogFormat, logDestination, LOG_FORMATS, type LogOutput } from './logger.js';
 import { runSelected, selectProbes, SelectionError } from './once.js';
@@ -66,7 +67,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   let shard: Shard | undefined;
   if (values.shard !== undefined) {
     try {
-      shard = parseShard(values.shard);
+      // HOSTNAME: Kubernetes sets it to the pod's name (and a test can); else the system's.
+      shard = parseShard(values.shard, { podIndex: process.env[POD_INDEX_ENV], hostname: process.env.HOSTNAME || hostname() });
     } catch (err) {
       return usageError((err as Error).message);
     }

@@ -9,15 +9,15 @@
  * Installs prefer npm's local cache (`--prefer-offline`) and fall back to the registry.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { startSimulator, type Simulator } from '../src/simulator/simulator.js';
+import { logLines } from './helpers/child-log.js';
+import { envOf, execForm, one, parseDockerfile } from './helpers/dockerfile.js';
 import { SECRET } from './helpers/harness.js';
 import { parseProm, value } from './helpers/prom-text.js';
 
@@ -25,53 +25,9 @@ const ROOT = process.cwd();
 const PKG = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string; devDependencies: Record<string, string> };
 const NPM_QUIET = ['--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'];
 
-interface Instruction {
-  op: string;
-  args: string;
-}
-interface Stage {
-  from: string;
-  name?: string;
-  instructions: Instruction[];
-}
-
-/** The Dockerfile's build args and stages, continuation lines joined, comments dropped. */
-function parseDockerfile(text: string): { args: Record<string, string>; stages: Stage[] } {
-  const args: Record<string, string> = {};
-  const stages: Stage[] = [];
-  const logical = text.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
-  for (const line of logical) {
-    const [, op = '', rest = ''] = /^(\S+)\s+(.*)$/.exec(line) ?? [];
-    const instr = { op: op.toUpperCase(), args: rest.replace(/\s+/g, ' ') };
-    if (instr.op === 'FROM') {
-      const [, from = '', name] = /^(\S+)(?:\s+AS\s+(\S+))?$/i.exec(instr.args) ?? [];
-      stages.push({ from, ...(name ? { name } : {}), instructions: [] });
-    } else if (stages.length === 0 && instr.op === 'ARG') {
-      const [k = '', v = ''] = instr.args.split('=');
-      args[k] = v;
-    } else {
-      stages.at(-1)?.instructions.push(instr);
-    }
-  }
-  return { args, stages };
-}
-
 const dockerfile = parseDockerfile(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
 const runtime = dockerfile.stages.at(-1)!;
 const production = dockerfile.stages.find((s) => s.name === 'production')!;
-
-function one(stage: Stage, op: string, pred: (args: string) => boolean = () => true): string {
-  const found = stage.instructions.filter((i) => i.op === op && pred(i.args));
-  assert.equal(found.length, 1, `the Dockerfile stage ${stage.name ?? stage.from} has one ${op}`);
-  return found[0]!.args;
-}
-
-/** A JSON-array (exec form) instruction argument. */
-function execForm(args: string): string[] {
-  const list = JSON.parse(args) as unknown;
-  assert.ok(Array.isArray(list) && list.every((a) => typeof a === 'string'), `exec form expected: ${args}`);
-  return list as string[];
-}
 
 function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts });
@@ -177,8 +133,7 @@ describe('npm pack and the container steps', () => {
     assert.equal(entrypoint[0], 'node');
     assert.notEqual(one(runtime, 'USER'), 'root');
 
-    const imageEnv: Record<string, string> = {};
-    for (const [, k, v] of one(runtime, 'ENV').matchAll(/(\w+)=(\S+)/g)) imageEnv[k!] = v!;
+    const imageEnv = envOf(one(runtime, 'ENV'));
     assert.equal(imageEnv['CAMPROBE_PORT'], one(runtime, 'EXPOSE'));
     const env = {
       PATH: process.env.PATH,
@@ -230,39 +185,4 @@ function healthcheck(port: string): number | null {
   const [node, ...args] = execForm(one(runtime, 'HEALTHCHECK').slice(options.length + 'CMD '.length));
   assert.equal(node, 'node');
   return spawnSync(process.execPath, args, { env: { CAMPROBE_PORT: port }, timeout: 10_000 }).status;
-}
-
-/** The child's JSON log lines, and a way to wait for one (rejecting if the child exits first). */
-function logLines(child: ChildProcessByStdio<null, Readable, Readable>) {
-  const lines: Array<Record<string, unknown>> = [];
-  const waiters: Array<{ pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }> = [];
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += String(d)));
-  let exited: Error | undefined;
-  const failAll: Array<(e: Error) => void> = [];
-  child.once('exit', (code) => {
-    exited = new Error(`camprobe exited (${code}) before the expected log line: ${stderr}`);
-    for (const f of failAll) f(exited);
-  });
-  createInterface({ input: child.stdout }).on('line', (text) => {
-    let line: Record<string, unknown>;
-    try {
-      line = JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      return;
-    }
-    lines.push(line);
-    for (const w of waiters.splice(0)) (w.pred(line) ? w.resolve(line) : waiters.push(w));
-  });
-  return {
-    waitFor(pred: (l: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
-      const seen = lines.find(pred);
-      if (seen) return Promise.resolve(seen);
-      if (exited) return Promise.reject(exited);
-      return new Promise((resolve, reject) => {
-        waiters.push({ pred, resolve });
-        failAll.push(reject);
-      });
-    },
-  };
 }

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ConfigError, parseConfig } from '../src/config/load.js';
-import { parseShard, selectShard, shardOf } from '../src/config/shard.js';
+import { parseShard, POD_INDEX_ENV, selectShard, shardOf } from '../src/config/shard.js';
 import { startDaemon, type Daemon } from '../src/daemon.js';
 import { BUILTIN_PROBES } from '../src/probes/registry.js';
 import type { RunRecord } from '../src/core/outcome.js';
@@ -89,7 +89,52 @@ describe('selectShard', () => {
     assert.deepEqual(parseShard('2/3'), { index: 2, total: 3 });
     assert.throws(() => parseShard('3/3'), /--shard 3\/3: index must be an integer from 0 to 2/);
     assert.throws(() => parseShard('0/0'), /--shard 0\/0: total must be an integer from 1 to 1000/);
-    for (const bad of ['1', '-1/3', 'a/b', '1/3/5', '']) assert.throws(() => parseShard(bad), /--shard must be INDEX\/TOTAL/, bad);
+    for (const bad of ['1', '-1/3', 'a/b', '1/3/5', '', 'auto', 'auto/', 'auto/-1']) assert.throws(() => parseShard(bad), /--shard must be INDEX\/TOTAL/, bad);
+  });
+});
+
+describe('--shard auto/N: the index from the StatefulSet pod', () => {
+  it('reads the ordinal from the host name NAME-ORDINAL, whatever NAME is', () => {
+    assert.deepEqual(parseShard('auto/3', { hostname: 'camprobe-2' }), { index: 2, total: 3 });
+    assert.deepEqual(parseShard('auto/3', { hostname: 'camprobe-eu-west-0' }), { index: 0, total: 3 });
+    assert.deepEqual(parseShard('auto/1', { hostname: 'camprobe-0' }), { index: 0, total: 1 });
+    // setHostnameAsFQDN: the pod's name is the first label.
+    assert.deepEqual(parseShard('auto/12', { hostname: 'camprobe-11.camprobe.monitoring.svc.cluster.local' }), { index: 11, total: 12 });
+  });
+
+  it('prefers the pod-index label through the environment, and ignores it when empty', () => {
+    assert.deepEqual(parseShard('auto/3', { podIndex: '1', hostname: 'not-a-pod' }), { index: 1, total: 3 });
+    // A downward-API reference to a label the cluster does not set (before 1.28) is empty.
+    assert.deepEqual(parseShard('auto/3', { podIndex: '', hostname: 'camprobe-2' }), { index: 2, total: 3 });
+  });
+
+  it('refuses to guess, naming what it read and how to fix it', () => {
+    assert.throws(
+      () => parseShard('auto/3', { hostname: 'build-host' }),
+      (err: Error) => {
+        assert.ok(err instanceof RangeError);
+        assert.equal(
+          err.message,
+          `--shard auto/3: cannot tell which replica this is: ${POD_INDEX_ENV} is not set and the host name "build-host" does not end in ` +
+            `-ORDINAL as a StatefulSet pod's does (camprobe-0, camprobe-1, …). Run it as a StatefulSet pod, set ` +
+            `${POD_INDEX_ENV} from the pod's label apps.kubernetes.io/pod-index (downward API), or give the index: --shard I/3`,
+        );
+        return true;
+      },
+    );
+    assert.throws(() => parseShard('auto/3', {}), /the host name "" does not end in -ORDINAL/);
+    assert.throws(() => parseShard('auto/3', { hostname: 'camprobe-3' }), {
+      message:
+        '--shard auto/3: the host name "camprobe-3" gives index 3, but index must be an integer from 0 to 2 (total 3): ' +
+        'the StatefulSet has more replicas than 3; make N in auto/N equal to its replicas',
+    });
+    assert.throws(() => parseShard('auto/3', { podIndex: 'one', hostname: 'camprobe-1' }), {
+      message:
+        `--shard auto/3: ${POD_INDEX_ENV}="one" is not a pod ordinal (0, 1, 2 …): feed it from the pod's label ` +
+        `apps.kubernetes.io/pod-index (downward API), or unset it to read the ordinal from the host name`,
+    });
+    assert.throws(() => parseShard('auto/3', { podIndex: '5', hostname: 'camprobe-1' }), /CAMPROBE_POD_INDEX="5" gives index 5, but index must be an integer from 0 to 2/);
+    assert.throws(() => parseShard('auto/0', { hostname: 'camprobe-0' }), /--shard auto\/0: total must be an integer from 1 to 1000/);
   });
 });
 
@@ -138,6 +183,31 @@ describe('check-config and run with --shard', () => {
     const r = spawnSync(process.execPath, [CLI, 'run', '--config', path, '--shard', '3/3'], { env, encoding: 'utf8' });
     assert.equal(r.status, 2);
     assert.match(r.stderr, /--shard 3\/3: index must be an integer from 0 to 2/);
+  });
+
+  // HOSTNAME is what Kubernetes sets in a pod; CAMPROBE_POD_INDEX what the downward API may.
+  const podEnv = (vars: Record<string, string>): NodeJS.ProcessEnv => {
+    const podEnv: NodeJS.ProcessEnv = { ...env };
+    delete podEnv[POD_INDEX_ENV];
+    return { ...podEnv, ...vars };
+  };
+
+  it('check-config --shard auto/3 in pod camprobe-1 owns what 1/3 owns', () => {
+    const r = spawnSync(process.execPath, [CLI, 'check-config', '--config', path, '--shard', 'auto/3'], { env: podEnv({ HOSTNAME: 'camprobe-1' }), encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const owned = selectShard(targets, { index: 1, total: 3 }).map((t) => t.name);
+    assert.match(r.stdout, new RegExp(`^shard 1/3 owns ${owned.length} of 50 targets:$`, 'm'));
+    const fromEnv = spawnSync(process.execPath, [CLI, 'check-config', '--config', path, '--shard', 'auto/3'], {
+      env: podEnv({ HOSTNAME: 'camprobe-0', [POD_INDEX_ENV]: '1' }),
+      encoding: 'utf8',
+    });
+    assert.equal(fromEnv.stdout, r.stdout);
+  });
+
+  it('run --shard auto/N outside a StatefulSet refuses to start (exit 2) and says why', () => {
+    const r = spawnSync(process.execPath, [CLI, 'run', '--config', path, '--shard', 'auto/3'], { env: podEnv({ HOSTNAME: 'build-host' }), encoding: 'utf8' });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /^camprobe: --shard auto\/3: cannot tell which replica this is: CAMPROBE_POD_INDEX is not set and the host name "build-host"/);
   });
 });
 

@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { PACKAGED_CONFIG_PATH, SYSTEM_CONFIG_PATH } from '../config/load.js';
+import { POD_INDEX_ENV } from '../config/shard.js';
 import { didYouMean } from '../core/text.js';
 import { VERSION } from '../version.js';
 
@@ -29,6 +30,8 @@ Options:
   -p, --port N        HTTP port for /metrics (overrides server.port; 0: any free port)
       --shard I/N     probe only shard I (0-based) of N: the targets whose name hashes to I
                       (overrides the config's shard; run N replicas with 0/N … N-1/N)
+      --shard auto/N  the same, I being this pod's ordinal in a StatefulSet of N replicas:
+                      from ${POD_INDEX_ENV} if set, else from the host name NAME-I
       --log-format F  pretty (one readable line per event) or json (one JSON object per line);
                       default: pretty on a terminal, json otherwise (env CAMPROBE_LOG_FORMAT)
   -t, --target NAME   once: only this target (repeatable)
