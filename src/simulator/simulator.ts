@@ -513,9 +513,14 @@ class CameraServiceSimulator implements Simulator {
     // Also covers hung upgrades and idle keep-alive HTTP sockets, which no one else owns.
     for (const socket of this.sockets) socket.destroy();
     return new Promise((resolve) => {
+      // Not chained on the WebSocket server's own 'close': in noServer mode ws emits it only
+      // once every client has emitted 'close', and a client caught mid-upgrade when the
+      // sockets were destroyed never does, which left the HTTP server listening for ever.
+      this.wss.close();
       // 'close' comes before libuv has released the listening handle (at the end of that
       // loop turn): two setImmediate hops later it is, so nothing is left when this resolves.
-      this.wss.close(() => this.server.close(() => setImmediate(() => setImmediate(resolve))));
+      this.server.close(() => setImmediate(() => setImmediate(resolve)));
+      this.server.closeAllConnections();
     });
   }
 
