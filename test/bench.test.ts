@@ -46,13 +46,7 @@ describe('bench --smoke', () => {
   });
 
   it('bench/status.ts measures /api/status on the real board and server', async () => {
-    const child = spawn(process.execPath, ['dist/bench/status.js', '--smoke'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const [code] = await once(child, 'exit');
-    assert.equal(code, 0, stderr);
+    const stdout = await smoke(['dist/bench/status.js', '--smoke']);
     const json = JSON.parse(stdout.trim().split('\n').at(-1)!);
     assert.equal(json.smoke, true);
     assert.ok(json.probes > 0 && json.bytes > 0 && json.recordUsPerRun > 0);
@@ -61,15 +55,21 @@ describe('bench --smoke', () => {
   });
 });
 
+/** Runs a bench script's smoke mode; resolves with its stdout once it exited 0. */
+async function smoke(args: string[]): Promise<string> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const [code] = await once(child, 'exit');
+  assert.equal(code, 0, stderr);
+  return stdout;
+}
+
 describe('bench:matrix --smoke', () => {
   it('runs the whole access matrix against a simulator process and counts its series', async () => {
-    const child = spawn(process.execPath, ['dist/bench/matrix.js', '--smoke'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const [code] = await once(child, 'exit');
-    assert.equal(code, 0, stderr);
+    const stdout = await smoke(['dist/bench/matrix.js', '--smoke']);
     // The documented table: 170 cells checked, 26 uncovered; one series per method and five gauges.
     assert.match(stdout, /^cells per run: 170 \(uncovered: 26\)$/m);
     assert.match(stdout, /^CPU per cell checked: p50 [\d.]+ µs/m);
@@ -79,13 +79,7 @@ describe('bench:matrix --smoke', () => {
 
 describe('bench:sessions --smoke', () => {
   it('holds sessions against a simulator process and reads memory per session', async () => {
-    const child = spawn(process.execPath, ['--expose-gc', 'dist/bench/sessions.js', '--smoke'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const [code] = await once(child, 'exit');
-    assert.equal(code, 0, stderr);
+    const stdout = await smoke(['--expose-gc', 'dist/bench/sessions.js', '--smoke']);
     assert.match(stdout, /^# 50 held sessions/m);
     assert.match(stdout, /^RSS per held session: -?[\d.]+ KB/m);
     assert.match(stdout, /^live heap per held session: -?[\d.]+ KB/m);

@@ -40,25 +40,36 @@ async function until<T>(what: string, pred: () => T | undefined, timeoutMs = 500
   }
 }
 
-describe('session probe', () => {
-  let sim: Simulator;
+/**
+ * A simulator per test and the probes held against it, all closed after each test of the
+ * enclosing describe: `sim()` is the current simulator.
+ */
+function sessionFixture() {
+  let current: Simulator | undefined;
   const open: PreparedProbe[] = [];
-  async function startSim(opts: Partial<SimulatorOptions> = {}): Promise<Simulator> {
-    sim = await startSimulator({ jwtSecret: SECRET, ...opts });
-    return sim;
-  }
-  function held(config: Config): PreparedProbe {
-    const p = prepare(config);
-    open.push(p);
-    return p;
-  }
   afterEach(async () => {
     await Promise.all(open.splice(0).map((p) => p.close()));
-    await sim?.close();
+    await current?.close();
   });
+  return {
+    async startSim(opts: Partial<SimulatorOptions> = {}): Promise<Simulator> {
+      current = await startSimulator({ jwtSecret: SECRET, ...opts });
+      return current;
+    },
+    held(config: Config): PreparedProbe {
+      const p = prepare(config);
+      open.push(p);
+      return p;
+    },
+  };
+}
+
+describe('session probe', () => {
+  const { startSim, held } = sessionFixture();
+  let sim: Simulator;
 
   it('holds one connection across runs, heartbeats on it, and closes it with the probe', async () => {
-    await startSim();
+    sim = await startSim();
     const p = held(sessionConfig(sim.url, '        expiry_check: off\n'));
     const runs: RunRecord[] = [];
     for (let i = 0; i < 4; i++) runs.push(await run(p));
@@ -75,7 +86,7 @@ describe('session probe', () => {
   });
 
   it('a connection the service closes is counted, the run fails, and the next run reconnects', async () => {
-    await startSim();
+    sim = await startSim();
     const p = held(sessionConfig(sim.url, '        expiry_check: off\n'));
     assert.equal((await run(p)).result, 'success');
     sim.setFaults({ closeOnRequest: 1011 });
@@ -92,7 +103,7 @@ describe('session probe', () => {
   });
 
   it('counts notifications by method between runs', async () => {
-    await startSim({ notificationIntervalMs: 10 });
+    sim = await startSim({ notificationIntervalMs: 10 });
     const p = held(sessionConfig(sim.url, '        expiry_check: off\n'));
     let last = await run(p);
     // Each run reports what arrived since the connection opened; a few runs see some.
@@ -105,21 +116,8 @@ describe('session probe', () => {
 });
 
 describe('session probe against the simulator\'s session faults', () => {
+  const { startSim, held } = sessionFixture();
   let sim: Simulator;
-  const open: PreparedProbe[] = [];
-  async function startSim(opts: Partial<SimulatorOptions> = {}): Promise<Simulator> {
-    sim = await startSimulator({ jwtSecret: SECRET, ...opts });
-    return sim;
-  }
-  function held(config: Config): PreparedProbe {
-    const p = prepare(config);
-    open.push(p);
-    return p;
-  }
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((p) => p.close()));
-    await sim?.close();
-  });
 
   /**
    * Runs `p` as a scheduler would, one run every `gapMs`, until `pred` holds on a run or
@@ -138,7 +136,7 @@ describe('session probe against the simulator\'s session faults', () => {
   }
 
   it('server pings are seen; with them stopped and no answers the connection is declared dead and replaced', async () => {
-    await startSim({ pingIntervalMs: 20 });
+    sim = await startSim({ pingIntervalMs: 20 });
     const p = held(sessionConfig(sim.url, '        expiry_check: off\n        dead_after: 300ms\n'));
     const seen = await runUntil(p, (r) => r.session!.lastServerPingAtMs !== undefined);
     assert.equal(seen.result, 'success');
@@ -151,7 +149,7 @@ describe('session probe against the simulator\'s session faults', () => {
   });
 
   it('connections dropped after a while: counted as closed, reconnected', async () => {
-    await startSim();
+    sim = await startSim();
     sim.setFaults({ dropAfterMs: 50 });
     const p = held(sessionConfig(sim.url, '        expiry_check: off\n'));
     const r = await runUntil(p, (x) => x.session!.disconnects.closed > 0 && x.session!.reconnects > 0);
@@ -159,7 +157,7 @@ describe('session probe against the simulator\'s session faults', () => {
   });
 
   it('malformed notifications are counted with a sample; stalled ones stop the count', async () => {
-    await startSim();
+    sim = await startSim();
     const p = held(sessionConfig(sim.url, '        expiry_check: off\n'));
     await run(p);
     sim.setFaults({ malformedNotifications: true });
@@ -175,7 +173,7 @@ describe('session probe against the simulator\'s session faults', () => {
   });
 
   it('a session over a real 1 s-expiry token is refused after expiry and re-authenticates', async () => {
-    await startSim();
+    sim = await startSim();
     const p = held(sessionConfig(sim.url, '        expiry_check: 1s\n        expiry_ttl: 1s\n        clock_skew: 200ms\n'));
     const r = await runUntil(p, (x) => Object.values(x.session!.expiryChecks).some((n) => n > 0));
     assert.equal(r.session!.expiryChecks.enforced, 1, r.session!.lastExpiryCheck);
@@ -184,7 +182,7 @@ describe('session probe against the simulator\'s session faults', () => {
   });
 
   it('expiry ignored by the service: security_violation until a check finds it enforced again', async () => {
-    await startSim();
+    sim = await startSim();
     sim.setFaults({ ignoreTokenExpiry: true });
     const p = held(sessionConfig(sim.url, '        expiry_check: 1s\n        expiry_ttl: 1s\n        clock_skew: 200ms\n'));
     const bad = await runUntil(p, (x) => x.session!.expiryChecks.not_enforced > 0);
@@ -197,7 +195,7 @@ describe('session probe against the simulator\'s session faults', () => {
   });
 
   it('notifications pushed to a connection that never authenticated: security_violation', async () => {
-    await startSim();
+    sim = await startSim();
     const p = held(sessionConfig(sim.url, '        expiry_check: off\n        listen_unauthenticated: true\n'));
     await run(p);
     sim.notify('camera_status_update', { device: 'camera0', status: 'CONNECTED' });
