@@ -156,6 +156,7 @@ function demoBanner(daemon: Daemon, simulator: Simulator): string {
   const faults = `${simulator.httpUrl}/control/faults`;
   return (
     `\ncamprobe demo running on port ${port}${moved}\n` +
+    `  status:    ${daemon.address}/   (open it in a browser)\n` +
     `  metrics:   curl -s ${daemon.address}/metrics | grep camprobe_probe_success\n` +
     `  runs:      curl -s ${daemon.address}/api/runs\n` +
     `  faults:    curl -s ${faults}   (the current ones and every one available)\n` +
