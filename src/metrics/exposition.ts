@@ -28,6 +28,24 @@ export interface HistogramCounts {
   readonly count: number;
 }
 
+/** A histogram of one series set: per-bucket (not cumulative) counts, sum and count. */
+export class Buckets implements HistogramCounts {
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
+
+  constructor(readonly bounds: readonly number[]) {
+    this.counts = new Float64Array(bounds.length);
+  }
+
+  observe(v: number): void {
+    this.sum += v;
+    this.count++;
+    const i = this.bounds.findIndex((b) => v <= b);
+    if (i >= 0) this.counts[i] = (this.counts[i] ?? 0) + 1;
+  }
+}
+
 /**
  * Longest stretch of writing between two turns of the event loop, in ms: short enough
  * that a run falling due during a scrape starts about on time, long enough that the turns

@@ -7,9 +7,9 @@
  */
 import { REASONS } from '../core/outcome.js';
 import type { AccessReport, RunRecord, StepName } from '../core/outcome.js';
-import { escapeLabel, histogramLines, writeFamilies } from './exposition.js';
+import { Buckets, escapeLabel, histogramLines, writeFamilies } from './exposition.js';
 import { SESSION_FAMILIES, recordSession, type SessionSeries } from './session-series.js';
-import type { Family, HistogramCounts } from './exposition.js';
+import type { Family } from './exposition.js';
 
 /**
  * Run durations, around the documented 50 ms / 100 ms targets and up to the timeouts.
@@ -42,24 +42,6 @@ const REASON_INDEX = new Map(RESULT_REASONS.map((rr, i) => [rr.reason, i]));
 export function checkLabel(kind: string, value: string): void {
   if (value.length === 0 || value.length > MAX_LABEL_LENGTH) {
     throw new RangeError(`${kind} name must be 1 to ${MAX_LABEL_LENGTH} characters, got ${value.length}`);
-  }
-}
-
-/** A histogram of one series set: per-bucket (not cumulative) counts, sum and count. */
-class Buckets implements HistogramCounts {
-  readonly counts: Float64Array;
-  sum = 0;
-  count = 0;
-
-  constructor(readonly bounds: readonly number[]) {
-    this.counts = new Float64Array(bounds.length);
-  }
-
-  observe(v: number): void {
-    this.sum += v;
-    this.count++;
-    const i = this.bounds.findIndex((b) => v <= b);
-    if (i >= 0) this.counts[i] = (this.counts[i] ?? 0) + 1;
   }
 }
 

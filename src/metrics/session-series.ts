@@ -4,7 +4,7 @@
  * Labels are bounded: the reason, method and result sets are fixed in core/outcome.ts.
  */
 import { DISCONNECT_REASONS, EXPIRY_RESULTS, NOTIFICATION_METHODS, type SessionReport } from '../core/outcome.js';
-import { histogramLines, type Family, type HistogramCounts } from './exposition.js';
+import { Buckets, histogramLines, type Family } from './exposition.js';
 
 /** The warm-connection latency, around the 50 ms objective of status methods. */
 const HEARTBEAT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
@@ -18,30 +18,12 @@ export interface HasSession {
 
 export interface SessionSeries {
   report: SessionReport;
-  heartbeat: HistogramCounts & { observe(v: number): void };
-}
-
-/** A histogram's per-bucket counts (not cumulative), sum and count. */
-function buckets(bounds: readonly number[]): SessionSeries['heartbeat'] {
-  const counts = new Float64Array(bounds.length);
-  const h = {
-    bounds,
-    counts,
-    sum: 0,
-    count: 0,
-    observe(v: number) {
-      h.sum += v;
-      h.count++;
-      const i = bounds.findIndex((b) => v <= b);
-      if (i >= 0) counts[i] = (counts[i] ?? 0) + 1;
-    },
-  };
-  return h;
+  heartbeat: Buckets;
 }
 
 /** Takes a run's session report; the histogram observes its heartbeat. */
 export function recordSession(state: HasSession, report: SessionReport): void {
-  state.session ??= { report, heartbeat: buckets(HEARTBEAT_BUCKETS) };
+  state.session ??= { report, heartbeat: new Buckets(HEARTBEAT_BUCKETS) };
   state.session.report = report;
   if (report.heartbeatMs !== undefined) state.session.heartbeat.observe(report.heartbeatMs / 1000);
 }
