@@ -12,6 +12,7 @@ import {
   type NotificationMethod,
   type SessionReport,
 } from '../core/outcome.js';
+import { decodeJwt } from 'jose';
 import type { Notification, RpcConnection } from '../rpc/client.js';
 import type { ExpiryCheck } from './session-expiry.js';
 import type { ProbeContext } from './types.js';
@@ -30,12 +31,11 @@ export interface SessionSettings {
 
 /** The `exp` of a JWT in epoch ms; undefined for an API key or anything not a JWT. */
 export function tokenExpiryMs(token: string): number | undefined {
-  const part = token.split('.')[1];
-  if (part === undefined) return undefined;
   try {
-    const exp = (JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as { exp?: unknown }).exp;
-    return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : undefined;
+    const { exp } = decodeJwt(token);
+    return exp === undefined ? undefined : exp * 1000;
   } catch {
+    // An API key, or anything else that is not a JWT: it does not expire as far as we know.
     return undefined;
   }
 }
