@@ -928,26 +928,16 @@ class CameraServiceSimulator implements Simulator {
 
   /** `{"method": "...", "params": {...}}` → `{"sent": N}`, as notify() does; 400 with the reason otherwise. */
   private postNotify(body: string, res: ServerResponse): void {
-    let input: unknown;
-    try {
-      input = JSON.parse(body);
-    } catch {
-      sendJson(res, 400, { error: 'body must be JSON' });
-      return;
-    }
+    const input = jsonBody(body, res);
+    if (input === NOT_JSON) return;
     const checked = validateNotification(input);
     if ('error' in checked) sendJson(res, 400, { error: checked.error });
     else sendJson(res, 200, { sent: this.emit(checked.notification) });
   }
 
   private putFaults(body: string, res: ServerResponse): void {
-    let input: unknown;
-    try {
-      input = JSON.parse(body);
-    } catch {
-      sendJson(res, 400, { error: 'body must be JSON' });
-      return;
-    }
+    const input = jsonBody(body, res);
+    if (input === NOT_JSON) return;
     const checked = validateFaults(input, Object.fromEntries(this.methodRoles));
     if ('error' in checked) {
       sendJson(res, 400, { error: checked.error });
@@ -961,6 +951,18 @@ class CameraServiceSimulator implements Simulator {
 // ---------------------------------------------------------------------------------------
 // Small helpers
 // ---------------------------------------------------------------------------------------
+
+const NOT_JSON = Symbol('not JSON');
+
+/** A control request's body parsed, or NOT_JSON once it has been answered 400. */
+function jsonBody(body: string, res: ServerResponse): unknown {
+  try {
+    return JSON.parse(body);
+  } catch {
+    sendJson(res, 400, { error: 'body must be JSON' });
+    return NOT_JSON;
+  }
+}
 
 function cameraView(camera: SimCamera): {
   device: string;
