@@ -4,10 +4,11 @@
  * Real `ws` clients on port 0; every wait is on an event (a frame, a ping, a close), never
  * a sleep: a tiny pingIntervalMs serves as the clock where time has to pass.
  */
+import { startSimulatorCli } from './helpers/simulator-cli.js';
 import { describe, test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { spawnSync, execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { SignJWT } from 'jose';
@@ -549,16 +550,8 @@ describe('session faults are settable everywhere faults are', () => {
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /^--faults: fault "dropCode" needs "dropAfterMs"/);
 
-    const args = [CLI, '--port', '0', '--ping-interval-ms', '10', '--faults', JSON.stringify({ dropAfterMs: 100, dropCode: 4002 })];
-    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
-    const exited = once(child, 'exit');
-    t.after(async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        await exited;
-      }
-    });
-    const [line] = (await once(child.stdout.setEncoding('utf8'), 'data')) as [string];
+    const args = ['--port', '0', '--ping-interval-ms', '10', '--faults', JSON.stringify({ dropAfterMs: 100, dropCode: 4002 })];
+    const { line, stop } = await startSimulatorCli(t, args, env);
     const url = /listening on (\S+)/.exec(line)?.[1];
     assert.ok(url, line);
     const c = new Client(new WebSocket(url));
@@ -566,8 +559,7 @@ describe('session faults are settable everywhere faults are', () => {
     const code = await c.closed();
     assert.ok(c.pings >= 3, `${c.pings} pings before the drop`);
     assert.equal(code, 4002);
-    child.kill('SIGTERM');
-    assert.deepEqual(await exited, [0, null]);
+    assert.deepEqual(await stop(), [0, null]);
   });
 });
 

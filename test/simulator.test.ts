@@ -1,7 +1,8 @@
+import { startSimulatorCli } from './helpers/simulator-cli.js';
 import { describe, test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
@@ -1034,20 +1035,11 @@ describe('simulator command line', () => {
     assert.match(typo.stderr, /method "get_srever_info" is not one the simulator knows/);
 
     const faults = { exposeMethods: [{ method: 'get_server_info', credential: 'expired' }], methodRoles: { get_metrics: 'viewer' } };
-    const child = spawn(process.execPath, [CLI, '--port', '0', '--faults', JSON.stringify(faults)], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-    const exited = once(child, 'exit');
-    t.after(async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        await exited;
-      }
-    });
-    const [line] = (await once(child.stdout.setEncoding('utf8'), 'data')) as [string];
+    const { line, stop } = await startSimulatorCli(t, ['--port', '0', '--faults', JSON.stringify(faults)], env);
     const httpUrl = /\(http (\S+)\)/.exec(line)?.[1];
     assert.ok(httpUrl, line);
     assert.deepEqual(((await (await fetch(`${httpUrl}/control/faults`)).json()) as Json).current, faults);
-    child.kill('SIGTERM');
-    assert.deepEqual(await exited, [0, null]);
+    assert.deepEqual(await stop(), [0, null]);
   });
 });
 
