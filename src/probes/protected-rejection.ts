@@ -14,7 +14,7 @@
 import { roleBelow, roleRank } from '../config/methods.js';
 import { parseDuration } from '../core/duration.js';
 import { ProbeError, type AccessFinding, type AccessReport } from '../core/outcome.js';
-import { AUTH_ERROR_CODES, errorResponseToProbeError, type RpcConnection } from '../rpc/client.js';
+import { AUTH_ERROR_CODES } from '../rpc/client.js';
 import {
   CREDENTIAL_CLASSES,
   HARMLESS_PARAMS,
@@ -108,13 +108,7 @@ export const protectedRejection = defineProbe(optionsSchema, {
   },
   async run(ctx) {
     const o = ctx.options;
-    const matrix = buildMatrix(
-      { methods: ctx.target.methods, sideEffectMethods: ctx.target.side_effect_methods, method: o.method, cases: o.cases, usages: o.usages, allowSideEffects: o.allow_side_effects },
-      { canMint: ctx.credentials.canMint, role: ctx.credentials.role },
-    );
-    const periodMs = parseDuration(o.sweep);
-    const plan = planSweep(matrix.cells, ctx.exhaustive ? 1 : Math.max(1, Math.ceil(periodMs / Math.max(1, ctx.intervalMs))));
-    const state = stateFor(ctx, matrix, plan.length);
+    const { matrix, plan, periodMs, state } = sweepOf(ctx);
 
     const index = state.next % Math.max(1, plan.length);
     const batch: Group[] = plan[index] ?? [];
@@ -158,11 +152,11 @@ async function positiveControl(ctx: ProbeContext<ProtectedRejectionOptions>, bat
   await ctx.step('control', async () => {
     const discoveries = new Set(reads.map(([, r]) => r.discovery));
     if (!discoveries.has('get_camera_list')) {
-      const pong = await controlCall(conn, 'ping', token);
+      const pong = await conn.call('ping', { auth_token: token });
       if (pong !== 'pong') throw new ProbeError('invalid_result', `control ping: result is ${describe(pong)}, expected "pong"`);
     }
     for (const discovery of discoveries) {
-      const result = await controlCall(conn, discovery, token);
+      const result = await conn.call(discovery, { auth_token: token });
       if (result === null || typeof result !== 'object') throw new ProbeError('invalid_result', `control ${discovery}: result is ${describe(result)}, expected an object`);
       for (const [method, read] of reads) {
         if (read.discovery !== discovery) continue;
@@ -174,13 +168,6 @@ async function positiveControl(ctx: ProbeContext<ProtectedRejectionOptions>, bat
   });
   await conn.close();
   return params;
-}
-
-/** A call with the valid credential that must succeed: a refusal of it is `auth_rejected`. */
-async function controlCall(conn: RpcConnection, method: string, token: string): Promise<unknown> {
-  const response = await conn.request(method, { auth_token: token });
-  if (response.ok) return response.result;
-  throw errorResponseToProbeError(`control ${method}`, response.error);
 }
 
 /** The first `key` (`device`, `filename`) in a listing: `{cameras: [...]}`, `{files: [...]}` or a list. */
@@ -195,14 +182,33 @@ function firstName(result: object, key: string): string | undefined {
   return undefined;
 }
 
-/** The matrix's state kept across runs, started afresh when the matrix or its plan changes. */
-function stateFor(ctx: ProbeContext<ProtectedRejectionOptions>, matrix: Matrix, runs: number): MatrixState {
-  const fingerprint = `${runs}:${matrix.cells.map(cellKey).join(',')}`;
-  const kept = ctx.memory.get(MEMORY_KEY);
-  if (kept instanceof MatrixState && kept.fingerprint === fingerprint) return kept;
-  const state = new MatrixState(fingerprint);
-  ctx.memory.set(MEMORY_KEY, state);
-  return state;
+/** The matrix, its plan and the state of its cells, kept across the runs of one (target, probe). */
+interface Sweep {
+  matrix: Matrix;
+  plan: Group[][];
+  periodMs: number;
+  state: MatrixState;
+}
+
+/**
+ * The sweep of this prepared probe: built on its first run and kept in its memory. The
+ * options, target and credential cannot change under a prepared probe (a reload prepares a
+ * changed probe afresh), so nothing here is rebuilt on later runs.
+ */
+function sweepOf(ctx: ProbeContext<ProtectedRejectionOptions>): Sweep {
+  const key = `${MEMORY_KEY}:${ctx.exhaustive ? 'whole' : 'shared'}`;
+  const kept = ctx.memory.get(key) as Sweep | undefined;
+  if (kept) return kept;
+  const o = ctx.options;
+  const matrix = buildMatrix(
+    { methods: ctx.target.methods, sideEffectMethods: ctx.target.side_effect_methods, method: o.method, cases: o.cases, usages: o.usages, allowSideEffects: o.allow_side_effects },
+    { canMint: ctx.credentials.canMint, role: ctx.credentials.role },
+  );
+  const periodMs = parseDuration(o.sweep);
+  const plan = planSweep(matrix.cells, ctx.exhaustive ? 1 : Math.max(1, Math.ceil(periodMs / Math.max(1, ctx.intervalMs))));
+  const sweep: Sweep = { matrix, plan, periodMs, state: new MatrixState(`${plan.length}:${matrix.cells.map(cellKey).join(',')}`) };
+  ctx.memory.set(key, sweep);
+  return sweep;
 }
 
 function report(matrix: Matrix, state: MatrixState, run: { periodMs: number; runs: number; run: number; checked: number }): AccessReport {
