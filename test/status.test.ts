@@ -95,6 +95,9 @@ describe('status board', () => {
     const long = new StatusBoard({ runs: 500 });
     for (let i = 0; i < MAX_TIMELINE + 5; i++) long.record(run('a', 'p', i));
     assert.equal(long.get('a', 'p')?.timeline.length, MAX_TIMELINE);
+    // The JSON answered is made bar by bar: it must still say what the entry holds.
+    assert.deepEqual(parse(board, T0).probes, [JSON.parse(JSON.stringify(p))]);
+    assert.deepEqual(parse(long, T0).probes, [JSON.parse(JSON.stringify(long.get('a', 'p')))]);
   });
 
   it('answers in target then probe order; the validator changes with every run and forget', () => {
