@@ -42,39 +42,68 @@ export interface RunParts {
 
 /** The context handed to the probe's `run`, over the run's parts. */
 export function probeContext(run: RunParts): ProbeContext<Record<string, unknown>> {
-  const { definition, target } = run;
-  return {
-    target,
-    options: run.options,
-    signal: run.signal,
-    credentials: run.credentials,
-    get log() {
-      return run.log();
-    },
-    memory: run.memory,
-    exhaustive: run.exhaustive,
-    intervalMs: run.intervalMs,
-    reportAccess: (report) => {
+  return new RunContext(run);
+}
+
+/**
+ * A class rather than an object literal for one reason: `log` is a getter (the run's
+ * logger is made on first use), and an object literal with a getter is built on V8's slow
+ * path, a cost every run paid (docs/performance.md, change 8). The getter lives on the
+ * prototype; every other member is an own property, a plain function or value, so
+ * destructuring still works.
+ */
+class RunContext implements ProbeContext<Record<string, unknown>> {
+  readonly target: TargetConfig;
+  readonly options: Record<string, unknown>;
+  readonly signal: AbortSignal;
+  readonly credentials: CredentialProvider;
+  readonly memory: Map<string, unknown>;
+  readonly exhaustive: boolean;
+  readonly intervalMs: number;
+  readonly reportAccess: ProbeContext['reportAccess'];
+  readonly reportSession: ProbeContext['reportSession'];
+  readonly connect: ProbeContext['connect'];
+  readonly connectHeld: ProbeContext['connectHeld'];
+  readonly step: ProbeContext['step'];
+  readonly setValue: ProbeContext['setValue'];
+  readonly error: ProbeContext['error'];
+  private readonly makeLog: () => Logger;
+
+  constructor(run: RunParts) {
+    const { definition } = run;
+    this.target = run.target;
+    this.options = run.options;
+    this.signal = run.signal;
+    this.credentials = run.credentials;
+    this.memory = run.memory;
+    this.exhaustive = run.exhaustive;
+    this.intervalMs = run.intervalMs;
+    this.makeLog = run.log;
+    this.reportAccess = (report) => {
       run.reports.access = report;
-    },
-    reportSession: (report) => {
+    };
+    this.reportSession = (report) => {
       run.reports.session = report;
-    },
-    connect: () => connect(run),
-    connectHeld: () => connectHeld(run),
-    step: (name, fn) => run.steps.time(name, fn),
-    setValue: (name, value) => {
+    };
+    this.connect = () => connect(run);
+    this.connectHeld = () => connectHeld(run);
+    this.step = (name, fn) => run.steps.time(name, fn);
+    this.setValue = (name, value) => {
       if (!definition.values || !(name in definition.values)) {
         throw new ProbeError('internal', `probe type ${definition.type} did not declare the value "${name}"`);
       }
       run.values[name] = value;
-    },
-    error: (reason, message) =>
+    };
+    this.error = (reason, message) =>
       // Scripts are plain JavaScript: the reason may be anything.
       REASONS.includes(reason) && reason !== ('ok' as string)
         ? new ProbeError(reason, String(message))
-        : new ProbeError('internal', `unknown failure reason ${JSON.stringify(String(reason)).slice(0, 40)}: ${String(message)}`),
-  };
+        : new ProbeError('internal', `unknown failure reason ${JSON.stringify(String(reason)).slice(0, 40)}: ${String(message)}`);
+  }
+
+  get log(): Logger {
+    return this.makeLog();
+  }
 }
 
 /**
@@ -108,7 +137,8 @@ async function connect(run: RunParts): Promise<RpcConnection> {
   return conn;
 }
 
-async function open(run: RunParts, signal: AbortSignal): Promise<RpcConnection> {
+/** Not async: it hands back connectRpc's promise rather than wrapping it in another. */
+function open(run: RunParts, signal: AbortSignal): Promise<RpcConnection> {
   const { target } = run;
   const tlsOptions = loadTls(target.url, target.tls);
   return connectRpc({
