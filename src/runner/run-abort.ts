@@ -1,29 +1,23 @@
 /**
  * What ends a run early: its deadline, or the stop signal of whoever started it (the
- * daemon stopping, the job removed). Every run pays for this, so it stays cheap: the run
- * races a promise rejected directly by whatever aborts it (no listener on the probe's
- * signal), and the timeout's ProbeError is made only when the deadline passes (an Error's
- * stack capture is not free).
+ * daemon stopping, the job removed). Every run pays for this, so it stays cheap: `race`
+ * is one promise, rejected directly by whatever aborts the run (no listener on the
+ * probe's signal, no second promise to race against), and the timeout's ProbeError is
+ * made only when the deadline passes (an Error's stack capture is not free).
  */
 import { ProbeError } from '../core/outcome.js';
 
 /** One run's deadline and stop; `dispose()` it when the run is over. */
 export class RunAbort {
-  /** Never resolves; rejects with the ProbeError of whatever aborted the run. */
-  readonly aborted: Promise<never>;
   private readonly controller = new AbortController();
-  private rejectAborted: (err: ProbeError) => void = () => undefined;
+  /** Rejects the promise `race` returned; undefined until the race starts. */
+  private rejectRace: ((err: ProbeError) => void) | undefined;
   private timeoutError: ProbeError | undefined;
   private readonly deadline: NodeJS.Timeout;
   private readonly stopSignal: AbortSignal | undefined;
   private readonly onStop = (): void => this.abort(new ProbeError('internal', 'stopped'));
 
   constructor(timeoutMs: number, stopSignal: AbortSignal | undefined) {
-    this.aborted = new Promise<never>((_resolve, reject) => {
-      this.rejectAborted = reject;
-    });
-    // Nobody may be racing it when it rejects (the probe already settled).
-    this.aborted.catch(() => undefined);
     this.deadline = setTimeout(() => {
       this.timeoutError = new ProbeError('timeout', `no result within the ${timeoutMs} ms timeout`);
       this.abort(this.timeoutError);
@@ -31,6 +25,20 @@ export class RunAbort {
     this.stopSignal = stopSignal;
     if (stopSignal?.aborted) this.onStop();
     stopSignal?.addEventListener('abort', this.onStop, { once: true });
+  }
+
+  /**
+   * `work`'s outcome, unless the run is aborted first (or already was): then it rejects
+   * with the ProbeError of whatever aborted it, and `work` is left to the signal.
+   */
+  race<T>(work: T | PromiseLike<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const signal = this.controller.signal;
+      if (signal.aborted) reject(signal.reason as ProbeError);
+      this.rejectRace = reject;
+      // A probe script's `run` may be a plain function: its result need not be a promise.
+      Promise.resolve(work).then(resolve, reject);
+    });
   }
 
   /** The probe's signal: aborted at the deadline or on stop, whichever comes first. */
@@ -58,6 +66,6 @@ export class RunAbort {
 
   private abort(err: ProbeError): void {
     this.controller.abort(err);
-    this.rejectAborted(err);
+    this.rejectRace?.(err);
   }
 }

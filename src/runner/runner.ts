@@ -86,7 +86,7 @@ export async function runProbe(req: RunRequest, deps: RunnerDeps): Promise<RunRe
 
   let failure: Failure | undefined;
   try {
-    await Promise.race([definition.run(ctx), abort.aborted]);
+    await abort.race(definition.run(ctx));
   } catch (err) {
     failure = classify(err, abort.timedOut, steps.current(), log, deps.redactor);
   }
