@@ -144,7 +144,9 @@ function brief(run: RunRecord): RunBrief {
   if (run.detail !== undefined) b.detail = run.detail;
   if (run.degraded) b.degraded = true;
   if (run.values !== undefined) b.values = run.values;
-  for (const [k, v] of Object.entries(run)) {
+  // for…in rather than Object.entries: no array of pairs for every run (a RunRecord is a plain object).
+  for (const k in run) {
+    const v = (run as unknown as Record<string, unknown>)[k];
     if (KNOWN_FIELDS.has(k) || v === undefined) continue;
     (b.extra ??= {})[k] = v;
   }
