@@ -11,6 +11,7 @@ import type { RunHistory } from '../metrics/history.js';
 import type { StatusBoard } from '../status/board.js';
 import { registerStatusRoutes } from '../status/routes.js';
 import type { HttpAuthorizer } from './auth.js';
+import { ChunkStream, sendStream } from './compression.js';
 
 /** What the HTTP server reads; it owns none of it. */
 export interface HttpDeps {
@@ -139,9 +140,16 @@ function addScrapeRoutes(app: FastifyInstance, deps: Pick<HttpDeps, 'metrics' | 
   if (deps.status) registerStatusRoutes(app, { board: deps.status, textIndex: INDEX });
   else app.get('/', async (_req, reply) => reply.type('text/plain; charset=utf-8').send(INDEX));
 
+  // Streamed as it is rendered: the text of a thousand targets is never one string, and
+  // the socket (or zlib, on another core) takes each chunk while the next is made.
   app.get('/metrics', async (req, reply) => {
-    const { body, contentType } = await deps.metrics.render(req.headers.accept);
-    return reply.type(contentType).header('cache-control', 'no-store').send(body);
+    const accept = req.headers.accept;
+    const body = new ChunkStream();
+    deps.metrics.write(accept, body.sink).then(
+      () => body.finish(),
+      (err: unknown) => body.destroy(err instanceof Error ? err : new Error(String(err))),
+    );
+    return sendStream(req, reply.type(deps.metrics.contentType(accept)).header('cache-control', 'no-store'), body);
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));

@@ -10,17 +10,33 @@ import { performance } from 'node:perf_hooks';
 export type FamilyType = 'gauge' | 'counter' | 'histogram';
 
 /**
- * One metric family over a list of items (one item, any number of series). `lines`
- * appends the item's sample lines, without a trailing newline, to `out`.
+ * One metric family over a list of items (one item, any number of series). `text` is the
+ * item's sample lines, each ending in a newline, or '' when it has none. Built by string
+ * concatenation: V8 keeps such a string as a tree of its parts until it is written out,
+ * so nothing is copied per line (docs/performance.md, change 8).
  */
 export interface Family<T> {
   readonly name: string;
   readonly type: FamilyType;
   readonly help: string;
-  readonly lines: (item: T, out: string[]) => void;
+  readonly text: (item: T) => string;
 }
 
-/** What `histogramLines` reads: per-bucket (not cumulative) counts, their sum and count. */
+/**
+ * Takes the next chunk of a scrape's text. A returned promise is awaited before the next
+ * chunk is made: the consumer's backpressure, or the turn of the event loop it needs to
+ * take the chunk on (zlib hands work back to the main thread between chunks).
+ */
+export type ChunkSink = (chunk: string) => Promise<void> | undefined;
+
+/**
+ * About how many characters a chunk holds. Large enough that the turns between chunks
+ * stay few, small enough that zlib (on libuv's thread pool) compresses one chunk while
+ * the next is made, and that no string of the whole scrape is ever built.
+ */
+export const CHUNK_CHARS = 64 * 1024;
+
+/** What `histogramText` reads: per-bucket (not cumulative) counts, their sum and count. */
 export interface HistogramCounts {
   readonly bounds: readonly number[];
   readonly counts: ArrayLike<number>;
@@ -81,32 +97,55 @@ export function familyName(name: string, type: FamilyType, openMetrics: boolean)
   return type === 'counter' && openMetrics ? name.replace(/_total$/, '') : name;
 }
 
+/** `,le="…"} ` per bound of a histogram, and the `+Inf` one: made once per bounds array. */
+const leLabels = new Map<readonly number[], readonly string[]>();
+
+function leLabelsOf(bounds: readonly number[]): readonly string[] {
+  let labels = leLabels.get(bounds);
+  if (labels === undefined) leLabels.set(bounds, (labels = [...bounds.map((le) => `,le="${le}"} `), ',le="+Inf"} ']));
+  return labels;
+}
+
 /** Cumulative buckets, `+Inf`, `_sum` and `_count`, as prom-client writes them. */
-export function histogramLines(out: string[], name: string, labels: string, h: HistogramCounts): void {
+export function histogramText(name: string, labels: string, h: HistogramCounts): string {
+  const le = leLabelsOf(h.bounds);
+  const bucket = name + '_bucket{' + labels;
+  let text = '';
   let cumulative = 0;
-  h.bounds.forEach((le, i) => {
+  for (let i = 0; i < h.bounds.length; i++) {
     cumulative += h.counts[i] ?? 0;
-    out.push(`${name}_bucket{${labels},le="${le}"} ${cumulative}`);
-  });
-  out.push(`${name}_bucket{${labels},le="+Inf"} ${h.count}`, `${name}_sum{${labels}} ${h.sum}`, `${name}_count{${labels}} ${h.count}`);
+    text += bucket + le[i] + cumulative + '\n';
+  }
+  return text + bucket + le[h.bounds.length] + h.count + '\n' + name + '_sum{' + labels + '} ' + h.sum + '\n' + name + '_count{' + labels + '} ' + h.count + '\n';
 }
 
 /**
- * The text of `families` over `items`, family after family, newline-terminated. Every
- * RENDER_SLICE_MS the event loop gets a turn, so a scrape of a thousand targets does not
+ * The text of `families` over `items`, family after family, newline-terminated, handed to
+ * `sink` in chunks of about CHUNK_CHARS. Every RENDER_SLICE_MS (or sooner, when the sink
+ * asks for a turn) the event loop gets a turn, so a scrape of a thousand targets does not
  * hold back the timers of runs that are due. One item's lines of a family are written in
  * one go (a histogram's buckets agree with its count); different items, or one item in
  * different families, may be read a run apart, as with any scrape taken while runs finish.
+ * Returns what is left over, less than a chunk, for the caller to send after its own text.
  */
-export async function writeFamilies<T>(items: readonly T[], families: readonly Family<T>[], openMetrics: boolean): Promise<string> {
-  const parts: string[] = [];
+export async function writeFamilies<T>(items: readonly T[], families: readonly Family<T>[], openMetrics: boolean, sink: ChunkSink): Promise<string> {
+  let chunk = '';
   let sliceStart = performance.now();
   for (const family of families) {
     const head = familyName(family.name, family.type, openMetrics);
-    const out = [`# HELP ${head} ${family.help}`, `# TYPE ${head} ${family.type}`];
+    chunk += '# HELP ' + head + ' ' + family.help + '\n# TYPE ' + head + ' ' + family.type + '\n';
     let sinceClock = 0;
     for (const item of items) {
-      family.lines(item, out);
+      chunk += family.text(item);
+      if (chunk.length >= CHUNK_CHARS) {
+        const turn = sink(chunk);
+        chunk = '';
+        if (turn !== undefined) {
+          await turn;
+          sliceStart = performance.now();
+          sinceClock = 0;
+        }
+      }
       if (++sinceClock === CLOCK_EVERY) {
         sinceClock = 0;
         if (performance.now() - sliceStart > RENDER_SLICE_MS) {
@@ -115,7 +154,6 @@ export async function writeFamilies<T>(items: readonly T[], families: readonly F
         }
       }
     }
-    parts.push(out.join('\n'));
   }
-  return `${parts.join('\n')}\n`;
+  return chunk;
 }

@@ -34,7 +34,7 @@
 import type { Registry, OpenMetricsContentType } from 'prom-client';
 import type { RunRecord } from '../core/outcome.js';
 import { ClientFamilies, checkValueName } from './client-families.js';
-import { wantsOpenMetrics } from './exposition.js';
+import { wantsOpenMetrics, type ChunkSink } from './exposition.js';
 import { ProbeSeriesTable, checkLabel } from './probe-series.js';
 
 /** Steps with a duration histogram; re-exported so callers keep one import path. */
@@ -135,14 +135,30 @@ export class ProbeMetrics {
   }
 
   /**
-   * Text for a scrape: OpenMetrics when `accept` (the request's Accept header) asks for
-   * `application/openmetrics-text`, the Prometheus text format otherwise. The per-probe
-   * families give the event loop turns while they are written (exposition.ts).
+   * The content type of a scrape: OpenMetrics when `accept` (the request's Accept header)
+   * asks for `application/openmetrics-text`, the Prometheus text format otherwise.
    */
-  async render(accept?: string): Promise<{ body: string; contentType: string }> {
+  contentType(accept?: string): string {
+    return this.client.registryFor(wantsOpenMetrics(accept)).contentType;
+  }
+
+  /**
+   * The text of a scrape (in the format `contentType(accept)` names), handed to `sink` in
+   * chunks as it is made, never as one string: the per-probe families, giving the event
+   * loop turns while they are written (exposition.ts), then prom-client's. Resolves once
+   * the last chunk was handed over.
+   */
+  async write(accept: string | undefined, sink: ChunkSink): Promise<void> {
     const openMetrics = wantsOpenMetrics(accept);
     const registry = this.client.registryFor(openMetrics);
-    const own = await this.series.render(openMetrics);
-    return { body: own + (await registry.metrics()), contentType: registry.contentType };
+    const rest = await this.series.write(openMetrics, sink);
+    await sink(rest + (await registry.metrics()));
+  }
+
+  /** The text of a scrape as one string (tests, benchmarks); `/metrics` streams `write`. */
+  async render(accept?: string): Promise<{ body: string; contentType: string }> {
+    const parts: string[] = [];
+    await this.write(accept, (chunk) => void parts.push(chunk));
+    return { body: parts.join(''), contentType: this.contentType(accept) };
   }
 }

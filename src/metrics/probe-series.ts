@@ -5,11 +5,11 @@
  * of a render went to collecting them (docs/performance.md, change 1). Here each probe's
  * label text is escaped once, when it is added, and a scrape only formats numbers.
  */
-import { REASONS } from '../core/outcome.js';
+import { REASONS, STEPS } from '../core/outcome.js';
 import type { AccessReport, RunRecord, StepName } from '../core/outcome.js';
-import { Buckets, escapeLabel, histogramLines, writeFamilies } from './exposition.js';
+import { Buckets, escapeLabel, histogramText, writeFamilies } from './exposition.js';
 import { SESSION_FAMILIES, recordSession, type SessionSeries } from './session-series.js';
-import type { Family } from './exposition.js';
+import type { ChunkSink, Family } from './exposition.js';
 
 /**
  * Run durations, around the documented 50 ms / 100 ms targets and up to the timeouts.
@@ -27,6 +27,9 @@ const STEP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
  */
 export const HISTOGRAM_STEPS: ReadonlySet<StepName> = new Set<StepName>(['call']);
 
+/** `,step="…"` per step. */
+const STEP_LABELS = Object.fromEntries(STEPS.map((step) => [step, `,step="${step}"`])) as Record<StepName, string>;
+
 /** Bounds label text, hence the size of a scrape and of what Prometheus stores. */
 const MAX_LABEL_LENGTH = 64;
 
@@ -35,6 +38,8 @@ const RESULT_REASONS: ReadonlyArray<{ result: 'success' | 'failure'; reason: str
   (reason) => ({ result: reason === 'ok' ? 'success' : 'failure', reason }),
 );
 const REASON_INDEX = new Map(RESULT_REASONS.map((rr, i) => [rr.reason, i]));
+/** `,result="…",reason="…"} ` per RESULT_REASONS entry. */
+const RESULT_REASON_LABELS = RESULT_REASONS.map((rr) => `,result="${rr.result}",reason="${rr.reason}"} `);
 
 /**
  * Throws a RangeError unless `value`, the value of label `kind`, has 1 to 64 characters.
@@ -82,20 +87,32 @@ interface AccessSeries {
  * other method) for `exposed`, the security promise a dashboard shows whole; sparse for
  * the rare states, whose alerts only ask `> 0`, to keep a target's series few.
  */
-function methodLines(name: string, state: string, dense: boolean): Family<ProbeState>['lines'] {
-  return (p, out) => {
-    if (p.access === undefined) return;
+function methodLines(name: string, state: string, dense: boolean): Family<ProbeState>['text'] {
+  const open = name + '{';
+  return (p) => {
+    if (p.access === undefined) return '';
+    const methods = p.access.report.methods;
+    let text = '';
     for (const [method, label] of p.access.methodLabels) {
-      const on = p.access.report.methods[method] === state;
-      if (on || dense) out.push(`${name}{${p.labels}${label}} ${on ? 1 : 0}`);
+      const on = methods[method] === state;
+      if (on || dense) text += open + p.labels + label + (on ? '} 1\n' : '} 0\n');
     }
+    return text;
   };
 }
 
 /** One line from the access report, when the probe has one. */
-function accessLine(name: string, value: (r: AccessReport) => number): Family<ProbeState>['lines'] {
-  return (p, out) => {
-    if (p.access !== undefined) out.push(`${name}{${p.labels}} ${value(p.access.report)}`);
+function accessLine(name: string, value: (r: AccessReport) => number): Family<ProbeState>['text'] {
+  const open = name + '{';
+  return (p) => (p.access === undefined ? '' : open + p.labels + '} ' + value(p.access.report) + '\n');
+}
+
+/** `name{labels} value`, or nothing while the value is undefined. */
+function line(name: string, value: (p: ProbeState) => number | undefined): Family<ProbeState>['text'] {
+  const open = name + '{';
+  return (p) => {
+    const v = value(p);
+    return v === undefined ? '' : open + p.labels + '} ' + v + '\n';
   };
 }
 
@@ -105,49 +122,49 @@ const ACCESS_FAMILIES: ReadonlyArray<Family<ProbeState>> = [
     name: 'camprobe_protected_method_exposed',
     type: 'gauge',
     help: 'Whether the latest check of a cell of this method got a result to a call that must be refused (1); 0 otherwise.',
-    lines: methodLines('camprobe_protected_method_exposed', 'exposed', true),
+    text: methodLines('camprobe_protected_method_exposed', 'exposed', true),
   },
   {
     name: 'camprobe_protected_method_unconfirmed',
     type: 'gauge',
     help: 'Present (1) while this method answers a call that must be refused with an error outside the refusal codes: the refusal is unconfirmed.',
-    lines: methodLines('camprobe_protected_method_unconfirmed', 'unconfirmed', false),
+    text: methodLines('camprobe_protected_method_unconfirmed', 'unconfirmed', false),
   },
   {
     name: 'camprobe_protected_method_missing',
     type: 'gauge',
     help: 'Present (1) while this method of the configured table answers -32601 method not found: the table has drifted from the service.',
-    lines: methodLines('camprobe_protected_method_missing', 'missing', false),
+    text: methodLines('camprobe_protected_method_missing', 'missing', false),
   },
   {
     name: 'camprobe_access_matrix_cells',
     type: 'gauge',
     help: 'Cells of the access matrix (protected methods x credentials that must be refused), checked and uncovered.',
-    lines: accessLine('camprobe_access_matrix_cells', (r) => r.cells + r.uncovered),
+    text: accessLine('camprobe_access_matrix_cells', (r) => r.cells + r.uncovered),
   },
   {
     name: 'camprobe_access_matrix_uncovered_cells',
     type: 'gauge',
     help: 'Cells of the access matrix left out: no harmless way to call the method, or the credential cannot be produced.',
-    lines: accessLine('camprobe_access_matrix_uncovered_cells', (r) => r.uncovered),
+    text: accessLine('camprobe_access_matrix_uncovered_cells', (r) => r.uncovered),
   },
   {
     name: 'camprobe_access_matrix_sweep_checked_cells',
     type: 'gauge',
     help: 'Cells the last complete sweep of the access matrix checked.',
-    lines: accessLine('camprobe_access_matrix_sweep_checked_cells', (r) => r.sweep.lastCheckedCells),
+    text: accessLine('camprobe_access_matrix_sweep_checked_cells', (r) => r.sweep.lastCheckedCells),
   },
   {
     name: 'camprobe_access_matrix_last_sweep_timestamp_seconds',
     type: 'gauge',
     help: 'When the last complete sweep of the access matrix ended (when the matrix started, before the first), seconds since the epoch.',
-    lines: accessLine('camprobe_access_matrix_last_sweep_timestamp_seconds', (r) => r.sweep.lastCompletedAtMs / 1000),
+    text: accessLine('camprobe_access_matrix_last_sweep_timestamp_seconds', (r) => r.sweep.lastCompletedAtMs / 1000),
   },
   {
     name: 'camprobe_access_matrix_sweep_period_seconds',
     type: 'gauge',
     help: 'The configured period of a sweep of the access matrix, seconds.',
-    lines: accessLine('camprobe_access_matrix_sweep_period_seconds', (r) => r.sweep.periodMs / 1000),
+    text: accessLine('camprobe_access_matrix_sweep_period_seconds', (r) => r.sweep.periodMs / 1000),
   },
 ];
 
@@ -157,87 +174,80 @@ const FAMILIES: ReadonlyArray<Family<ProbeState>> = [
     name: 'camprobe_probe_success',
     type: 'gauge',
     help: 'Whether the last finished run succeeded (1) or failed (0); 0 before the first run.',
-    lines: (p, out) => {
-      out.push(`camprobe_probe_success{${p.labels}} ${p.success}`);
-    },
+    text: line('camprobe_probe_success', (p) => p.success),
   },
   {
     name: 'camprobe_probe_duration_seconds',
     type: 'histogram',
     help: 'Duration of probe runs, successful or not, in seconds.',
-    lines: (p, out) => histogramLines(out, 'camprobe_probe_duration_seconds', p.labels, p.duration),
+    text: (p) => histogramText('camprobe_probe_duration_seconds', p.labels, p.duration),
   },
   {
     name: 'camprobe_probe_step_duration_seconds',
     type: 'histogram',
     help: `Duration of the steps ${[...HISTOGRAM_STEPS].join(', ')} of probe runs, in seconds.`,
-    lines: (p, out) => {
-      for (const [step, h] of p.stepHistograms) histogramLines(out, 'camprobe_probe_step_duration_seconds', `${p.labels},step="${step}"`, h);
+    text: (p) => {
+      let text = '';
+      for (const [step, h] of p.stepHistograms) text += histogramText('camprobe_probe_step_duration_seconds', p.labels + STEP_LABELS[step], h);
+      return text;
     },
   },
   {
     name: 'camprobe_probe_step_last_duration_seconds',
     type: 'gauge',
     help: 'Duration of each step in the last run that had it (its slowest occurrence there), in seconds.',
-    lines: (p, out) => {
-      for (const [step, v] of p.stepLast) out.push(`camprobe_probe_step_last_duration_seconds{${p.labels},step="${step}"} ${v}`);
+    text: (p) => {
+      let text = '';
+      for (const [step, v] of p.stepLast) text += 'camprobe_probe_step_last_duration_seconds{' + p.labels + STEP_LABELS[step] + '} ' + v + '\n';
+      return text;
     },
   },
   {
     name: 'camprobe_probe_runs_total',
     type: 'counter',
     help: 'Finished probe runs by result and reason.',
-    lines: (p, out) => {
-      RESULT_REASONS.forEach((rr, i) => out.push(`camprobe_probe_runs_total{${p.labels},result="${rr.result}",reason="${rr.reason}"} ${p.runs[i]}`));
+    text: (p) => {
+      const open = 'camprobe_probe_runs_total{' + p.labels;
+      let text = '';
+      for (let i = 0; i < RESULT_REASON_LABELS.length; i++) text += open + RESULT_REASON_LABELS[i] + p.runs[i] + '\n';
+      return text;
     },
   },
   {
     name: 'camprobe_probe_degraded',
     type: 'gauge',
     help: 'Whether the last finished run succeeded but missed its degraded_after latency objective (1); 0 otherwise.',
-    lines: (p, out) => {
-      out.push(`camprobe_probe_degraded{${p.labels}} ${p.degraded}`);
-    },
+    text: line('camprobe_probe_degraded', (p) => p.degraded),
   },
   {
     name: 'camprobe_probe_degraded_runs_total',
     type: 'counter',
     help: 'Successful runs that missed their degraded_after latency objective (also counted as successes in camprobe_probe_runs_total).',
-    lines: (p, out) => {
-      out.push(`camprobe_probe_degraded_runs_total{${p.labels}} ${p.degradedRuns}`);
-    },
+    text: line('camprobe_probe_degraded_runs_total', (p) => p.degradedRuns),
   },
   {
     name: 'camprobe_probe_info',
     type: 'gauge',
     help: 'The type of each configured probe; always 1.',
-    lines: (p, out) => {
-      if (p.typeLabel !== undefined) out.push(`camprobe_probe_info{${p.labels},${p.typeLabel}} 1`);
-    },
+    text: (p) => (p.typeLabel === undefined ? '' : 'camprobe_probe_info{' + p.labels + ',' + p.typeLabel + '} 1\n'),
   },
   {
     name: 'camprobe_probe_skipped_total',
     type: 'counter',
     help: 'Runs skipped because the previous run of the probe was still going.',
-    lines: (p, out) => {
-      out.push(`camprobe_probe_skipped_total{${p.labels}} ${p.skipped}`);
-    },
+    text: line('camprobe_probe_skipped_total', (p) => p.skipped),
   },
   {
     name: 'camprobe_probe_last_run_timestamp_seconds',
     type: 'gauge',
     help: 'When the last run ended, seconds since the epoch; absent before the first run.',
-    lines: (p, out) => {
-      if (p.lastRun !== undefined) out.push(`camprobe_probe_last_run_timestamp_seconds{${p.labels}} ${p.lastRun}`);
-    },
+    text: line('camprobe_probe_last_run_timestamp_seconds', (p) => p.lastRun),
   },
   {
     name: 'camprobe_probe_last_success_timestamp_seconds',
     type: 'gauge',
     help: 'When the last successful run ended, seconds since the epoch; absent before the first success.',
-    lines: (p, out) => {
-      if (p.lastSuccess !== undefined) out.push(`camprobe_probe_last_success_timestamp_seconds{${p.labels}} ${p.lastSuccess}`);
-    },
+    text: line('camprobe_probe_last_success_timestamp_seconds', (p) => p.lastSuccess),
   },
   ...ACCESS_FAMILIES,
   ...SESSION_FAMILIES,
@@ -313,9 +323,12 @@ export class ProbeSeriesTable {
     if (state) state.skipped++;
   }
 
-  /** Every probe family's text (see writeFamilies for the event-loop turns it takes). */
-  render(openMetrics: boolean): Promise<string> {
-    return writeFamilies([...this.probes.values()], FAMILIES, openMetrics);
+  /**
+   * Every probe family's text, in chunks to `sink` (see writeFamilies for the event-loop
+   * turns it takes); resolves with the last part, less than a chunk.
+   */
+  write(openMetrics: boolean, sink: ChunkSink): Promise<string> {
+    return writeFamilies([...this.probes.values()], FAMILIES, openMetrics, sink);
   }
 }
 

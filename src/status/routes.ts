@@ -6,6 +6,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { statusAssets, type Asset } from './assets.js';
 import type { StatusBoard } from './board.js';
+import { sendText } from '../http/compression.js';
 
 /**
  * Only camprobe's own files run and style the page: no inline script or style, no other
@@ -47,7 +48,8 @@ export function registerStatusRoutes(app: FastifyInstance, deps: StatusRouteDeps
     reply.header('cache-control', 'no-cache').header('etag', deps.board.etag());
     if (req.headers['if-none-match'] === deps.board.etag()) return reply.code(304).send();
     const { body, etag } = deps.board.snapshot();
-    return reply.header('etag', etag).type('application/json; charset=utf-8').send(body);
+    // The ETag is weak: the gzipped and the plain answer of a revision share it.
+    return sendText(req, reply.header('etag', etag).type('application/json; charset=utf-8'), body);
   });
 }
 
