@@ -132,10 +132,10 @@ async function server(): Promise<void> {
   const { port } = http.server.address() as { port: number };
   serve(async (msg: { op: string; accept?: string }) => {
     if (msg.op === 'render') {
-      // What the route does without HTTP: every chunk made and turned into bytes.
+      // What the route does, without HTTP: every chunk of bytes written.
       const chunks: Buffer[] = [];
       const t0 = performance.now();
-      await metrics.write(msg.accept, (chunk) => void chunks.push(Buffer.from(chunk)));
+      await metrics.write(msg.accept, (chunk) => void chunks.push(chunk));
       const ms = performance.now() - t0;
       const body = Buffer.concat(chunks).toString();
       const perTarget = body.split('\n').filter((l) => l.includes('target="bench-0000"')).length;

@@ -5,38 +5,29 @@
  * caller's business (probe-series.ts); prom-client writes its own families.
  */
 import { performance } from 'node:perf_hooks';
+import { bytes, type TextWriter } from './text-writer.js';
 
 /** The metric types camprobe writes itself. */
 export type FamilyType = 'gauge' | 'counter' | 'histogram';
 
+/** An item of a scrape with its label text (`target="…",probe="…"`) as bytes, encoded once per scrape. */
+export interface Row<T> {
+  readonly item: T;
+  readonly labels: Uint8Array;
+}
+
 /**
- * One metric family over a list of items (one item, any number of series). `text` is the
- * item's sample lines, each ending in a newline, or '' when it has none. Built by string
- * concatenation: V8 keeps such a string as a tree of its parts until it is written out,
- * so nothing is copied per line (docs/performance.md, change 8).
+ * One metric family over a list of items (one item, any number of series). `write` writes
+ * the item's sample lines (none, when it has none).
  */
 export interface Family<T> {
   readonly name: string;
   readonly type: FamilyType;
   readonly help: string;
-  readonly text: (item: T) => string;
+  readonly write: (row: Row<T>, w: TextWriter) => void;
 }
 
-/**
- * Takes the next chunk of a scrape's text. A returned promise is awaited before the next
- * chunk is made: the consumer's backpressure, or the turn of the event loop it needs to
- * take the chunk on (zlib hands work back to the main thread between chunks).
- */
-export type ChunkSink = (chunk: string) => Promise<void> | undefined;
-
-/**
- * About how many characters a chunk holds. Large enough that the turns between chunks
- * stay few, small enough that zlib (on libuv's thread pool) compresses one chunk while
- * the next is made, and that no string of the whole scrape is ever built.
- */
-export const CHUNK_CHARS = 64 * 1024;
-
-/** What `histogramText` reads: per-bucket (not cumulative) counts, their sum and count. */
+/** What `writeHistogram` reads: per-bucket (not cumulative) counts, their sum and count. */
 export interface HistogramCounts {
   readonly bounds: readonly number[];
   readonly counts: ArrayLike<number>;
@@ -97,56 +88,69 @@ export function familyName(name: string, type: FamilyType, openMetrics: boolean)
   return type === 'counter' && openMetrics ? name.replace(/_total$/, '') : name;
 }
 
-/** `,le="…"} ` per bound of a histogram, and the `+Inf` one: made once per bounds array. */
-const leLabels = new Map<readonly number[], readonly string[]>();
+/** `} `: the end of a sample's labels. */
+export const CLOSE = bytes('} ');
+/** No more labels. */
+export const NO_LABELS = new Uint8Array(0);
 
-function leLabelsOf(bounds: readonly number[]): readonly string[] {
-  let labels = leLabels.get(bounds);
-  if (labels === undefined) leLabels.set(bounds, (labels = [...bounds.map((le) => `,le="${le}"} `), ',le="+Inf"} ']));
-  return labels;
+/** The heads of a histogram family's lines, as bytes. */
+export interface HistogramHeads {
+  readonly bucket: Uint8Array;
+  readonly sum: Uint8Array;
+  readonly count: Uint8Array;
 }
 
-/** Cumulative buckets, `+Inf`, `_sum` and `_count`, as prom-client writes them. */
-export function histogramText(name: string, labels: string, h: HistogramCounts): string {
-  const le = leLabelsOf(h.bounds);
-  const bucket = name + '_bucket{' + labels;
-  let text = '';
-  let cumulative = 0;
-  for (let i = 0; i < h.bounds.length; i++) {
-    cumulative += h.counts[i] ?? 0;
-    text += bucket + le[i] + cumulative + '\n';
-  }
-  return text + bucket + le[h.bounds.length] + h.count + '\n' + name + '_sum{' + labels + '} ' + h.sum + '\n' + name + '_count{' + labels + '} ' + h.count + '\n';
+export function histogramHeads(name: string): HistogramHeads {
+  return { bucket: bytes(`${name}_bucket{`), sum: bytes(`${name}_sum{`), count: bytes(`${name}_count{`) };
+}
+
+/** `,le="…"} ` per bound of a histogram, and the `+Inf` one: made once per bounds array. */
+const leTails = new Map<readonly number[], readonly Uint8Array[]>();
+
+function leTailsOf(bounds: readonly number[]): readonly Uint8Array[] {
+  let tails = leTails.get(bounds);
+  if (tails === undefined) leTails.set(bounds, (tails = [...bounds.map((le) => bytes(`,le="${le}"} `)), bytes(',le="+Inf"} ')]));
+  return tails;
 }
 
 /**
- * The text of `families` over `items`, family after family, newline-terminated, handed to
- * `sink` in chunks of about CHUNK_CHARS. Every RENDER_SLICE_MS (or sooner, when the sink
- * asks for a turn) the event loop gets a turn, so a scrape of a thousand targets does not
- * hold back the timers of runs that are due. One item's lines of a family are written in
- * one go (a histogram's buckets agree with its count); different items, or one item in
- * different families, may be read a run apart, as with any scrape taken while runs finish.
- * Returns what is left over, less than a chunk, for the caller to send after its own text.
+ * Cumulative buckets, `+Inf`, `_sum` and `_count`, as prom-client writes them; `more` is
+ * a label part after the item's (`,step="call"`) or NO_LABELS.
  */
-export async function writeFamilies<T>(items: readonly T[], families: readonly Family<T>[], openMetrics: boolean, sink: ChunkSink): Promise<string> {
-  let chunk = '';
+export function writeHistogram(w: TextWriter, heads: HistogramHeads, labels: Uint8Array, more: Uint8Array, h: HistogramCounts): void {
+  const le = leTailsOf(h.bounds);
+  let cumulative = 0;
+  for (let i = 0; i < h.bounds.length; i++) {
+    cumulative += h.counts[i] ?? 0;
+    w.sample3(heads.bucket, labels, more, le[i]!, cumulative);
+  }
+  w.sample3(heads.bucket, labels, more, le[h.bounds.length]!, h.count);
+  w.sample3(heads.sum, labels, more, CLOSE, h.sum);
+  w.sample3(heads.count, labels, more, CLOSE, h.count);
+}
+
+/**
+ * The text of `families` over `rows`, family after family, newline-terminated, into `w`
+ * (which hands it on in chunks). Every RENDER_SLICE_MS (or sooner, when the sink asks for
+ * a turn) the event loop gets a turn, so a scrape of a thousand targets does not hold back
+ * the timers of runs that are due. One item's lines of a family are written in one go (a
+ * histogram's buckets agree with its count); different items, or one item in different
+ * families, may be read a run apart, as with any scrape taken while runs finish.
+ */
+export async function writeFamilies<T>(rows: readonly Row<T>[], families: readonly Family<T>[], openMetrics: boolean, w: TextWriter): Promise<void> {
   let sliceStart = performance.now();
   for (const family of families) {
     const head = familyName(family.name, family.type, openMetrics);
-    chunk += '# HELP ' + head + ' ' + family.help + '\n# TYPE ' + head + ' ' + family.type + '\n';
+    w.text(`# HELP ${head} ${family.help}\n# TYPE ${head} ${family.type}\n`);
     let sinceClock = 0;
-    for (const item of items) {
-      chunk += family.text(item);
-      if (chunk.length >= CHUNK_CHARS) {
-        const turn = sink(chunk);
-        chunk = '';
-        if (turn !== undefined) {
-          await turn;
-          sliceStart = performance.now();
-          sinceClock = 0;
-        }
-      }
-      if (++sinceClock === CLOCK_EVERY) {
+    for (const row of rows) {
+      family.write(row, w);
+      const turn = w.flushIfFull();
+      if (turn !== undefined) {
+        await turn;
+        sliceStart = performance.now();
+        sinceClock = 0;
+      } else if (++sinceClock === CLOCK_EVERY) {
         sinceClock = 0;
         if (performance.now() - sliceStart > RENDER_SLICE_MS) {
           await new Promise<void>((resolve) => setImmediate(resolve));
@@ -155,5 +159,4 @@ export async function writeFamilies<T>(items: readonly T[], families: readonly F
       }
     }
   }
-  return chunk;
 }

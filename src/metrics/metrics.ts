@@ -34,7 +34,8 @@
 import type { Registry, OpenMetricsContentType } from 'prom-client';
 import type { RunRecord } from '../core/outcome.js';
 import { ClientFamilies, checkValueName } from './client-families.js';
-import { wantsOpenMetrics, type ChunkSink } from './exposition.js';
+import { wantsOpenMetrics } from './exposition.js';
+import { TextWriter, type ChunkSink } from './text-writer.js';
 import { ProbeSeriesTable, checkLabel } from './probe-series.js';
 
 /** Steps with a duration histogram; re-exported so callers keep one import path. */
@@ -151,14 +152,16 @@ export class ProbeMetrics {
   async write(accept: string | undefined, sink: ChunkSink): Promise<void> {
     const openMetrics = wantsOpenMetrics(accept);
     const registry = this.client.registryFor(openMetrics);
-    const rest = await this.series.write(openMetrics, sink);
-    await sink(rest + (await registry.metrics()));
+    const w = new TextWriter(sink);
+    await this.series.write(openMetrics, w);
+    w.text(await registry.metrics());
+    await w.end();
   }
 
   /** The text of a scrape as one string (tests, benchmarks); `/metrics` streams `write`. */
   async render(accept?: string): Promise<{ body: string; contentType: string }> {
-    const parts: string[] = [];
-    await this.write(accept, (chunk) => void parts.push(chunk));
-    return { body: parts.join(''), contentType: this.contentType(accept) };
+    const chunks: Buffer[] = [];
+    await this.write(accept, (chunk) => void chunks.push(chunk));
+    return { body: Buffer.concat(chunks).toString('utf8'), contentType: this.contentType(accept) };
   }
 }

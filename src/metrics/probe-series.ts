@@ -7,9 +7,10 @@
  */
 import { REASONS, STEPS } from '../core/outcome.js';
 import type { AccessReport, RunRecord, StepName } from '../core/outcome.js';
-import { Buckets, escapeLabel, histogramText, writeFamilies } from './exposition.js';
+import { Buckets, CLOSE, NO_LABELS, escapeLabel, histogramHeads, writeFamilies, writeHistogram } from './exposition.js';
 import { SESSION_FAMILIES, recordSession, type SessionSeries } from './session-series.js';
-import type { ChunkSink, Family } from './exposition.js';
+import type { Family, Row } from './exposition.js';
+import { bytes, type TextWriter } from './text-writer.js';
 
 /**
  * Run durations, around the documented 50 ms / 100 ms targets and up to the timeouts.
@@ -28,7 +29,7 @@ const STEP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 export const HISTOGRAM_STEPS: ReadonlySet<StepName> = new Set<StepName>(['call']);
 
 /** `,step="…"` per step. */
-const STEP_LABELS = Object.fromEntries(STEPS.map((step) => [step, `,step="${step}"`])) as Record<StepName, string>;
+const STEP_LABELS: Readonly<Record<StepName, Uint8Array>> = Object.fromEntries(STEPS.map((step): [StepName, Uint8Array] => [step, bytes(`,step="${step}"`)])) as Record<StepName, Uint8Array>;
 
 /** Bounds label text, hence the size of a scrape and of what Prometheus stores. */
 const MAX_LABEL_LENGTH = 64;
@@ -39,7 +40,7 @@ const RESULT_REASONS: ReadonlyArray<{ result: 'success' | 'failure'; reason: str
 );
 const REASON_INDEX = new Map(RESULT_REASONS.map((rr, i) => [rr.reason, i]));
 /** `,result="…",reason="…"} ` per RESULT_REASONS entry. */
-const RESULT_REASON_LABELS = RESULT_REASONS.map((rr) => `,result="${rr.result}",reason="${rr.reason}"} `);
+const RESULT_REASON_TAILS = RESULT_REASONS.map((rr) => bytes(`,result="${rr.result}",reason="${rr.reason}"} `));
 
 /**
  * Throws a RangeError unless `value`, the value of label `kind`, has 1 to 64 characters.
@@ -54,8 +55,8 @@ export function checkLabel(kind: string, value: string): void {
 interface ProbeState {
   /** `target="…",probe="…"` plus `,location="…"` when set. */
   labels: string;
-  /** `type="…"` for camprobe_probe_info, when the type was given. */
-  typeLabel: string | undefined;
+  /** `,type="…"` for camprobe_probe_info, when the type was given. */
+  typeLabel: Uint8Array | undefined;
   success: number;
   /** 1 when the last run succeeded but missed its degraded_after objective. */
   degraded: number;
@@ -78,8 +79,8 @@ interface ProbeState {
 /** An access report as series: method labels escaped once per method set. */
 interface AccessSeries {
   report: AccessReport;
-  /** `,method="…"` per method, in the report's order. */
-  methodLabels: Array<[string, string]>;
+  /** `,method="…"` per method (as bytes), in the report's order. */
+  methodLabels: Array<[string, Uint8Array]>;
 }
 
 /**
@@ -87,34 +88,40 @@ interface AccessSeries {
  * other method) for `exposed`, the security promise a dashboard shows whole; sparse for
  * the rare states, whose alerts only ask `> 0`, to keep a target's series few.
  */
-function methodLines(name: string, state: string, dense: boolean): Family<ProbeState>['text'] {
-  const open = name + '{';
-  return (p) => {
-    if (p.access === undefined) return '';
+function methodLines(name: string, state: string, dense: boolean): Family<ProbeState>['write'] {
+  const head = bytes(name + '{');
+  return ({ item: p, labels }, w) => {
+    if (p.access === undefined) return;
     const methods = p.access.report.methods;
-    let text = '';
     for (const [method, label] of p.access.methodLabels) {
       const on = methods[method] === state;
-      if (on || dense) text += open + p.labels + label + (on ? '} 1\n' : '} 0\n');
+      if (on || dense) w.sample3(head, labels, label, CLOSE, on ? 1 : 0);
     }
-    return text;
   };
 }
 
 /** One line from the access report, when the probe has one. */
-function accessLine(name: string, value: (r: AccessReport) => number): Family<ProbeState>['text'] {
-  const open = name + '{';
-  return (p) => (p.access === undefined ? '' : open + p.labels + '} ' + value(p.access.report) + '\n');
+function accessLine(name: string, value: (r: AccessReport) => number): Family<ProbeState>['write'] {
+  const head = bytes(name + '{');
+  return ({ item: p, labels }, w) => {
+    if (p.access !== undefined) w.sample(head, labels, CLOSE, value(p.access.report));
+  };
 }
 
 /** `name{labels} value`, or nothing while the value is undefined. */
-function line(name: string, value: (p: ProbeState) => number | undefined): Family<ProbeState>['text'] {
-  const open = name + '{';
-  return (p) => {
+function line(name: string, value: (p: ProbeState) => number | undefined): Family<ProbeState>['write'] {
+  const head = bytes(name + '{');
+  return ({ item: p, labels }, w) => {
     const v = value(p);
-    return v === undefined ? '' : open + p.labels + '} ' + v + '\n';
+    if (v !== undefined) w.sample(head, labels, CLOSE, v);
   };
 }
+
+const DURATION = histogramHeads('camprobe_probe_duration_seconds');
+const STEP_DURATION = histogramHeads('camprobe_probe_step_duration_seconds');
+const STEP_LAST = bytes('camprobe_probe_step_last_duration_seconds{');
+const RUNS = bytes('camprobe_probe_runs_total{');
+const INFO = bytes('camprobe_probe_info{');
 
 /** The access matrix's families (docs: README, Access matrix). Bounded: methods ≤ the target's table. */
 const ACCESS_FAMILIES: ReadonlyArray<Family<ProbeState>> = [
@@ -122,49 +129,49 @@ const ACCESS_FAMILIES: ReadonlyArray<Family<ProbeState>> = [
     name: 'camprobe_protected_method_exposed',
     type: 'gauge',
     help: 'Whether the latest check of a cell of this method got a result to a call that must be refused (1); 0 otherwise.',
-    text: methodLines('camprobe_protected_method_exposed', 'exposed', true),
+    write: methodLines('camprobe_protected_method_exposed', 'exposed', true),
   },
   {
     name: 'camprobe_protected_method_unconfirmed',
     type: 'gauge',
     help: 'Present (1) while this method answers a call that must be refused with an error outside the refusal codes: the refusal is unconfirmed.',
-    text: methodLines('camprobe_protected_method_unconfirmed', 'unconfirmed', false),
+    write: methodLines('camprobe_protected_method_unconfirmed', 'unconfirmed', false),
   },
   {
     name: 'camprobe_protected_method_missing',
     type: 'gauge',
     help: 'Present (1) while this method of the configured table answers -32601 method not found: the table has drifted from the service.',
-    text: methodLines('camprobe_protected_method_missing', 'missing', false),
+    write: methodLines('camprobe_protected_method_missing', 'missing', false),
   },
   {
     name: 'camprobe_access_matrix_cells',
     type: 'gauge',
     help: 'Cells of the access matrix (protected methods x credentials that must be refused), checked and uncovered.',
-    text: accessLine('camprobe_access_matrix_cells', (r) => r.cells + r.uncovered),
+    write: accessLine('camprobe_access_matrix_cells', (r) => r.cells + r.uncovered),
   },
   {
     name: 'camprobe_access_matrix_uncovered_cells',
     type: 'gauge',
     help: 'Cells of the access matrix left out: no harmless way to call the method, or the credential cannot be produced.',
-    text: accessLine('camprobe_access_matrix_uncovered_cells', (r) => r.uncovered),
+    write: accessLine('camprobe_access_matrix_uncovered_cells', (r) => r.uncovered),
   },
   {
     name: 'camprobe_access_matrix_sweep_checked_cells',
     type: 'gauge',
     help: 'Cells the last complete sweep of the access matrix checked.',
-    text: accessLine('camprobe_access_matrix_sweep_checked_cells', (r) => r.sweep.lastCheckedCells),
+    write: accessLine('camprobe_access_matrix_sweep_checked_cells', (r) => r.sweep.lastCheckedCells),
   },
   {
     name: 'camprobe_access_matrix_last_sweep_timestamp_seconds',
     type: 'gauge',
     help: 'When the last complete sweep of the access matrix ended (when the matrix started, before the first), seconds since the epoch.',
-    text: accessLine('camprobe_access_matrix_last_sweep_timestamp_seconds', (r) => r.sweep.lastCompletedAtMs / 1000),
+    write: accessLine('camprobe_access_matrix_last_sweep_timestamp_seconds', (r) => r.sweep.lastCompletedAtMs / 1000),
   },
   {
     name: 'camprobe_access_matrix_sweep_period_seconds',
     type: 'gauge',
     help: 'The configured period of a sweep of the access matrix, seconds.',
-    text: accessLine('camprobe_access_matrix_sweep_period_seconds', (r) => r.sweep.periodMs / 1000),
+    write: accessLine('camprobe_access_matrix_sweep_period_seconds', (r) => r.sweep.periodMs / 1000),
   },
 ];
 
@@ -174,80 +181,75 @@ const FAMILIES: ReadonlyArray<Family<ProbeState>> = [
     name: 'camprobe_probe_success',
     type: 'gauge',
     help: 'Whether the last finished run succeeded (1) or failed (0); 0 before the first run.',
-    text: line('camprobe_probe_success', (p) => p.success),
+    write: line('camprobe_probe_success', (p) => p.success),
   },
   {
     name: 'camprobe_probe_duration_seconds',
     type: 'histogram',
     help: 'Duration of probe runs, successful or not, in seconds.',
-    text: (p) => histogramText('camprobe_probe_duration_seconds', p.labels, p.duration),
+    write: ({ item: p, labels }, w) => writeHistogram(w, DURATION, labels, NO_LABELS, p.duration),
   },
   {
     name: 'camprobe_probe_step_duration_seconds',
     type: 'histogram',
     help: `Duration of the steps ${[...HISTOGRAM_STEPS].join(', ')} of probe runs, in seconds.`,
-    text: (p) => {
-      let text = '';
-      for (const [step, h] of p.stepHistograms) text += histogramText('camprobe_probe_step_duration_seconds', p.labels + STEP_LABELS[step], h);
-      return text;
+    write: ({ item: p, labels }, w) => {
+      for (const [step, h] of p.stepHistograms) writeHistogram(w, STEP_DURATION, labels, STEP_LABELS[step], h);
     },
   },
   {
     name: 'camprobe_probe_step_last_duration_seconds',
     type: 'gauge',
     help: 'Duration of each step in the last run that had it (its slowest occurrence there), in seconds.',
-    text: (p) => {
-      let text = '';
-      for (const [step, v] of p.stepLast) text += 'camprobe_probe_step_last_duration_seconds{' + p.labels + STEP_LABELS[step] + '} ' + v + '\n';
-      return text;
+    write: ({ item: p, labels }, w) => {
+      for (const [step, v] of p.stepLast) w.sample3(STEP_LAST, labels, STEP_LABELS[step], CLOSE, v);
     },
   },
   {
     name: 'camprobe_probe_runs_total',
     type: 'counter',
     help: 'Finished probe runs by result and reason.',
-    text: (p) => {
-      const open = 'camprobe_probe_runs_total{' + p.labels;
-      let text = '';
-      for (let i = 0; i < RESULT_REASON_LABELS.length; i++) text += open + RESULT_REASON_LABELS[i] + p.runs[i] + '\n';
-      return text;
+    write: ({ item: p, labels }, w) => {
+      for (let i = 0; i < RESULT_REASON_TAILS.length; i++) w.sample(RUNS, labels, RESULT_REASON_TAILS[i]!, p.runs[i]!);
     },
   },
   {
     name: 'camprobe_probe_degraded',
     type: 'gauge',
     help: 'Whether the last finished run succeeded but missed its degraded_after latency objective (1); 0 otherwise.',
-    text: line('camprobe_probe_degraded', (p) => p.degraded),
+    write: line('camprobe_probe_degraded', (p) => p.degraded),
   },
   {
     name: 'camprobe_probe_degraded_runs_total',
     type: 'counter',
     help: 'Successful runs that missed their degraded_after latency objective (also counted as successes in camprobe_probe_runs_total).',
-    text: line('camprobe_probe_degraded_runs_total', (p) => p.degradedRuns),
+    write: line('camprobe_probe_degraded_runs_total', (p) => p.degradedRuns),
   },
   {
     name: 'camprobe_probe_info',
     type: 'gauge',
     help: 'The type of each configured probe; always 1.',
-    text: (p) => (p.typeLabel === undefined ? '' : 'camprobe_probe_info{' + p.labels + ',' + p.typeLabel + '} 1\n'),
+    write: ({ item: p, labels }, w) => {
+      if (p.typeLabel !== undefined) w.sample3(INFO, labels, p.typeLabel, CLOSE, 1);
+    },
   },
   {
     name: 'camprobe_probe_skipped_total',
     type: 'counter',
     help: 'Runs skipped because the previous run of the probe was still going.',
-    text: line('camprobe_probe_skipped_total', (p) => p.skipped),
+    write: line('camprobe_probe_skipped_total', (p) => p.skipped),
   },
   {
     name: 'camprobe_probe_last_run_timestamp_seconds',
     type: 'gauge',
     help: 'When the last run ended, seconds since the epoch; absent before the first run.',
-    text: line('camprobe_probe_last_run_timestamp_seconds', (p) => p.lastRun),
+    write: line('camprobe_probe_last_run_timestamp_seconds', (p) => p.lastRun),
   },
   {
     name: 'camprobe_probe_last_success_timestamp_seconds',
     type: 'gauge',
     help: 'When the last successful run ended, seconds since the epoch; absent before the first success.',
-    text: line('camprobe_probe_last_success_timestamp_seconds', (p) => p.lastSuccess),
+    write: line('camprobe_probe_last_success_timestamp_seconds', (p) => p.lastSuccess),
   },
   ...ACCESS_FAMILIES,
   ...SESSION_FAMILIES,
@@ -274,7 +276,7 @@ export class ProbeSeriesTable {
     if (this.probes.has(key)) return false;
     this.probes.set(key, {
       labels: `target="${escapeLabel(target)}",probe="${escapeLabel(probe)}"${this.locationLabel}`,
-      typeLabel: type === undefined ? undefined : `type="${escapeLabel(type)}"`,
+      typeLabel: type === undefined ? undefined : bytes(`,type="${escapeLabel(type)}"`),
       success: 0,
       degraded: 0,
       degradedRuns: 0,
@@ -324,11 +326,13 @@ export class ProbeSeriesTable {
   }
 
   /**
-   * Every probe family's text, in chunks to `sink` (see writeFamilies for the event-loop
-   * turns it takes); resolves with the last part, less than a chunk.
+   * Every probe family's text into `w` (see writeFamilies for the event-loop turns it
+   * takes). Each probe's label text is turned into bytes once per scrape, and dropped with it.
    */
-  write(openMetrics: boolean, sink: ChunkSink): Promise<string> {
-    return writeFamilies([...this.probes.values()], FAMILIES, openMetrics, sink);
+  write(openMetrics: boolean, w: TextWriter): Promise<void> {
+    const rows: Array<Row<ProbeState>> = [];
+    for (const item of this.probes.values()) rows.push({ item, labels: bytes(item.labels) });
+    return writeFamilies(rows, FAMILIES, openMetrics, w);
   }
 }
 
@@ -353,7 +357,7 @@ function recordAccess(state: ProbeState, report: AccessReport): void {
   const previous = state.access?.methodLabels;
   // The method set rarely changes: its escaped labels are kept while it does not.
   const same = previous !== undefined && previous.length === methods.length && previous.every(([m], i) => m === methods[i]);
-  state.access = { report, methodLabels: same ? previous : methods.map((m): [string, string] => [m, `,method="${escapeLabel(m)}"`]) };
+  state.access = { report, methodLabels: same ? previous : methods.map((m): [string, Uint8Array] => [m, bytes(`,method="${escapeLabel(m)}"`)]) };
 }
 
 function probeKey(target: string, probe: string): string {
