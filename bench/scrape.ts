@@ -21,6 +21,7 @@ import { createGunzip } from 'node:zlib';
 import pino from 'pino';
 import { DOCUMENTED_METHOD_ROLES } from '../src/config/methods.js';
 import type { AccessReport, RunRecord, SessionReport, StepName } from '../src/core/outcome.js';
+import { ChunkStream, GZIP_LEVEL, sendStream } from '../src/http/compression.js';
 import { buildHttpServer } from '../src/http/server.js';
 import { RunHistory } from '../src/metrics/history.js';
 import { ProbeMetrics } from '../src/metrics/metrics.js';
@@ -30,6 +31,8 @@ const SMOKE = process.argv.includes('--smoke') || process.env['BENCH_SMOKE'] ===
 const TARGETS = Number(argValue('--targets') ?? (SMOKE ? 20 : 1000));
 const ROUNDS = Number(argValue('--rounds') ?? (SMOKE ? 3 : 20));
 const WARMUP = SMOKE ? 1 : 3;
+/** Other gzip levels measured beside the route's own (GZIP_LEVEL). */
+const LEVELS = (argValue('--levels') ?? '').split(',').filter((l) => l !== '').map(Number);
 const RUNS_PER_PROBE = 5;
 const PROBES = ['auth_flow', 'camera_list', 'protected_rejection', 'session'] as const;
 type ProbeName = (typeof PROBES)[number];
@@ -128,6 +131,12 @@ async function server(): Promise<void> {
     isReady: () => ({ ready: true }),
     logger: pino({ level: 'silent' }),
   });
+  // `--levels 1,6`: the same route at other gzip levels, to compare them in one run.
+  http.get<{ Params: { level: string } }>('/bench/metrics-gzip/:level', async (req, reply) => {
+    const body = new ChunkStream();
+    metrics.write(undefined, body.sink).then(() => body.finish(), (err: Error) => body.destroy(err));
+    return sendStream(req, reply.type(metrics.contentType()), body, Number(req.params.level));
+  });
   await http.listen({ host: '127.0.0.1', port: 0 });
   const { port } = http.server.address() as { port: number };
   serve(async (msg: { op: string; accept?: string }) => {
@@ -158,10 +167,10 @@ interface Scrape {
 }
 
 /** GET /metrics, timed from the request to the last byte of the (decompressed) body. */
-function scrape(port: number, headers: Record<string, string>): Promise<Scrape> {
+function scrape(port: number, headers: Record<string, string>, path = '/metrics'): Promise<Scrape> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const req = request({ host: '127.0.0.1', port, path: '/metrics', headers }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, headers }, (res) => {
       const encoding = res.headers['content-encoding'];
       const chunks: Buffer[] = [];
       let wire = 0;
@@ -182,30 +191,46 @@ function scrape(port: number, headers: Record<string, string>): Promise<Scrape> 
 /** One comparable pair: the session gauge rounds Date.now() to seconds, so it may tick between two scrapes. */
 const stable = (b: Buffer) => b.toString('latin1').replace(/^camprobe_session_connected_seconds\{.*$/gm, '');
 
+interface Rendered {
+  ms: number;
+  bytes: number;
+  seriesPerTarget: number;
+  series: number;
+}
+
+/** Rounds of every kind of measurement, the order rotating each round; the last of each kept for checks. */
+async function measure(worker: Worker, port: number) {
+  const kinds = ['render', 'plain', 'gzip', ...LEVELS.map((l) => `gzip-${l}`)];
+  const ms: Record<string, number[]> = Object.fromEntries(kinds.map((k) => [k, []]));
+  const last: Record<string, Scrape> = {};
+  let rendered: Rendered | undefined;
+  for (let round = 0; round < WARMUP + ROUNDS; round++) {
+    for (let k = 0; k < kinds.length; k++) {
+      const kind = kinds[(round + k) % kinds.length]!;
+      let took: number;
+      if (kind === 'render') {
+        rendered = await worker.ask<Rendered>({ op: 'render' });
+        took = rendered.ms;
+      } else {
+        const gzip = kind !== 'plain';
+        const path = kind.startsWith('gzip-') ? `/bench/metrics-gzip/${kind.slice(5)}` : '/metrics';
+        const s = await scrape(port, gzip ? { 'accept-encoding': 'gzip' } : {}, path);
+        last[kind] = s;
+        took = s.ms;
+      }
+      if (round >= WARMUP) ms[kind]!.push(took);
+    }
+  }
+  return { ms, last, rendered: rendered! };
+}
+
 async function client(): Promise<void> {
   const worker = await Worker.start('scrape.js', ['--server', '--targets', String(TARGETS)]);
   const { port } = await worker.ask<{ port: number }>({ op: 'port' });
   try {
-    const render: number[] = [];
-    const plain: number[] = [];
-    const gzip: number[] = [];
-    const kinds = ['render', 'plain', 'gzip'] as const;
-    let last: { render?: { bytes: number; seriesPerTarget: number; series: number }; plain?: Scrape; gzip?: Scrape } = {};
-    for (let round = 0; round < WARMUP + ROUNDS; round++) {
-      for (let k = 0; k < kinds.length; k++) {
-        const kind = kinds[(round + k) % kinds.length]!;
-        if (kind === 'render') {
-          const r = await worker.ask<{ ms: number; bytes: number; seriesPerTarget: number; series: number }>({ op: 'render' });
-          if (round >= WARMUP) render.push(r.ms);
-          last.render = r;
-        } else {
-          const s = await scrape(port, kind === 'gzip' ? { 'accept-encoding': 'gzip' } : {});
-          if (round >= WARMUP) (kind === 'gzip' ? gzip : plain).push(s.ms);
-          last[kind] = s;
-        }
-      }
-    }
-    const { plain: p, gzip: g, render: r } = last as Required<typeof last>;
+    const { ms, last, rendered: r } = await measure(worker, port);
+    const p = last['plain']!;
+    const g = last['gzip']!;
     // Check the gzip body against a plain one taken right after it.
     const again = await scrape(port, {});
     const result = {
@@ -216,9 +241,11 @@ async function client(): Promise<void> {
       rounds: ROUNDS,
       series: r.series,
       seriesPerTarget: r.seriesPerTarget,
-      renderInProcessMs: spread(render),
-      httpPlainMs: spread(plain),
-      httpGzipMs: spread(gzip),
+      renderInProcessMs: spread(ms['render']!),
+      httpPlainMs: spread(ms['plain']!),
+      httpGzipMs: spread(ms['gzip']!),
+      gzipLevel: GZIP_LEVEL,
+      otherLevels: Object.fromEntries(LEVELS.map((l) => [l, { ms: spread(ms[`gzip-${l}`]!), bytes: last[`gzip-${l}`]!.wire }])),
       bytes: { plain: p.wire, gzip: g.wire, gzipDecompressed: g.body.length, renderInProcess: r.bytes },
       gzip: { contentEncoding: g.encoding ?? null, vary: g.vary ?? null, plainContentEncoding: p.encoding ?? null, sameAsPlain: stable(g.body) === stable(again.body) },
     };
@@ -230,7 +257,8 @@ async function client(): Promise<void> {
         '| --- | --- |',
         `| render in process (no HTTP) | ${f(result.renderInProcessMs)} |`,
         `| GET /metrics, no gzip | ${f(result.httpPlainMs)}, ${mb(result.bytes.plain)} |`,
-        `| GET /metrics, Accept-Encoding: gzip (decompressed) | ${f(result.httpGzipMs)}, ${mb(result.bytes.gzip)} (content-encoding: ${result.gzip.contentEncoding ?? 'none'}) |`,
+        `| GET /metrics, Accept-Encoding: gzip (level ${GZIP_LEVEL}, decompressed) | ${f(result.httpGzipMs)}, ${mb(result.bytes.gzip)} (content-encoding: ${result.gzip.contentEncoding ?? 'none'}) |`,
+        ...LEVELS.map((l) => `| the same at gzip level ${l} | ${f(result.otherLevels[l]!.ms)}, ${mb(result.otherLevels[l]!.bytes)} |`),
         '',
         JSON.stringify(result),
         '',
