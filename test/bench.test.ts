@@ -67,6 +67,24 @@ async function smoke(args: string[]): Promise<string> {
   return stdout;
 }
 
+describe('bench:scrape --smoke', () => {
+  it('scrapes the real server in its own process, plain and gzipped, and the two agree', async () => {
+    const stdout = await smoke(['dist/bench/scrape.js', '--smoke', '--levels', '6']);
+    const json = JSON.parse(stdout.trim().split('\n').at(-1)!);
+    assert.equal(json.smoke, true);
+    // Every probe type fed its runs: the access matrix and the held session add their series.
+    assert.ok(json.seriesPerTarget > 150, `series per target: ${json.seriesPerTarget}`);
+    for (const k of ['renderInProcessMs', 'httpPlainMs', 'httpGzipMs']) assert.equal(json[k].n, json.rounds, k);
+    assert.equal(json.otherLevels['6'].ms.n, json.rounds);
+    // gzip was negotiated, and the gzip body decompresses to the plain body.
+    assert.deepEqual(json.gzip, { contentEncoding: 'gzip', vary: 'accept-encoding', plainContentEncoding: null, sameAsPlain: true });
+    assert.equal(json.bytes.gzipDecompressed, json.bytes.plain);
+    assert.equal(json.bytes.renderInProcess, json.bytes.plain, 'the route sends what the writer writes');
+    assert.ok(json.bytes.gzip < json.bytes.plain / 5, JSON.stringify(json.bytes));
+    assert.match(stdout, /\| GET \/metrics, Accept-Encoding: gzip \(level \d, decompressed\) \|/);
+  });
+});
+
 describe('bench:matrix --smoke', () => {
   it('runs the whole access matrix against a simulator process and counts its series', async () => {
     const stdout = await smoke(['dist/bench/matrix.js', '--smoke']);
