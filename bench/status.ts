@@ -77,16 +77,20 @@ async function main(): Promise<void> {
   await http.listen({ host: '127.0.0.1', port: 0 });
   const { port } = http.server.address() as { port: number };
   const url = `http://127.0.0.1:${port}/api/status`;
+  // fetch asks for gzip unless told otherwise: plain unless a caller asks (and fetch decompresses).
   const get = async (headers: Record<string, string> = {}) => {
     const start = performance.now();
-    const res = await fetch(url, { headers });
+    const res = await fetch(url, { headers: { 'accept-encoding': 'identity', ...headers } });
     const body = await res.arrayBuffer();
-    return { ms: performance.now() - start, bytes: body.byteLength, status: res.status, etag: res.headers.get('etag') ?? '' };
+    const wire = Number(res.headers.get('content-length') ?? body.byteLength);
+    return { ms: performance.now() - start, bytes: body.byteLength, wire, status: res.status, etag: res.headers.get('etag') ?? '' };
   };
   try {
     for (let i = 0; i < 5; i++) await get();
     const unchanged: number[] = [];
     const changed: number[] = [];
+    const gzipped: number[] = [];
+    let gzipBytes = 0;
     const notModified: number[] = [];
     let bytes = 0;
     let i = 0;
@@ -99,6 +103,10 @@ async function main(): Promise<void> {
       notModified.push(cached.ms);
       board.record(record(targets[i++ % targets.length]!, 'auth_flow', RUNS));
       changed.push((await get()).ms);
+      board.record(record(targets[i++ % targets.length]!, 'auth_flow', RUNS));
+      const gz = await get({ 'accept-encoding': 'gzip' });
+      gzipped.push(gz.ms);
+      gzipBytes = gz.wire;
     }
     const inProcess: number[] = [];
     for (let n = 0; n < REQUESTS; n++) {
@@ -116,7 +124,8 @@ async function main(): Promise<void> {
       recordUsPerRun: Math.round(recordUs * 100) / 100,
       bytes,
       bytesPerProbe: Math.round(bytes / (targets.length * PROBES.length)),
-      httpMs: { unchanged: spread(unchanged), afterARun: spread(changed), notModified: spread(notModified) },
+      gzipBytes,
+      httpMs: { unchanged: spread(unchanged), afterARun: spread(changed), afterARunGzip: spread(gzipped), notModified: spread(notModified) },
       snapshotInProcessMs: spread(inProcess),
       heapUsedMB: Math.round(heap / 1e5) / 10,
     };
@@ -128,6 +137,7 @@ async function main(): Promise<void> {
         `| taking in one run (run sink) | ${result.recordUsPerRun} µs |`,
         `| GET /api/status, nothing changed since the last | ${r(result.httpMs.unchanged)} |`,
         `| GET /api/status, a run arrived since the last | ${r(result.httpMs.afterARun)} |`,
+        `| the same with Accept-Encoding: gzip (decompressed) | ${r(result.httpMs.afterARunGzip)}, ${(gzipBytes / 1024).toFixed(0)} KiB on the wire |`,
         `| GET /api/status with a current validator (304) | ${r(result.httpMs.notModified)} |`,
         `| snapshot in process, after a run | ${r(result.snapshotInProcessMs)} |`,
         `| body | ${(bytes / 1024).toFixed(0)} KiB (${result.bytesPerProbe} bytes per probe) |`,
