@@ -4,7 +4,7 @@
  * camprobe makes itself, so a plugin would add a dependency for a dozen lines.
  *
  * zlib runs on libuv's thread pool: while the main thread makes the next chunk of a
- * scrape, another core compresses the previous one. docs/performance.md (change 8) has
+ * scrape, another core compresses the previous one. docs/performance.md (change 9) has
  * the measurements behind the level.
  */
 import { Readable, pipeline } from 'node:stream';
