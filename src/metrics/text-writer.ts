@@ -3,7 +3,7 @@
  * go to a sink (the socket, zlib) as they fill. Strings built line by line and turned into
  * bytes afterwards cost more than the bytes: a 24 MB scrape made of ropes of 5 parts a
  * line spent more time in V8 flattening them than in making them (docs/performance.md,
- * change 9). Here the parts that repeat (family names, label sets, bucket bounds) are
+ * change 10). Here the parts that repeat (family names, label sets, bucket bounds) are
  * encoded once and copied, and numbers are written digit by digit.
  */
 
