@@ -717,6 +717,17 @@ describe('access faults', () => {
     assert.deepEqual(s.getFaults().exposeMethods, [{ method: 'custom_call', credential: 'none' }], 'a refused body changes nothing');
   });
 
+  test('GET /control/stats counts what the clients did', async (t) => {
+    const s = await sim(t);
+    const before = (await (await fetch(`${s.httpUrl}/control/stats`)).json()) as Json;
+    assert.equal(before.connections, 0);
+    assert.equal(errorCode(await callAs(t, s, 'get_server_info', 'none', 'per_call')), -32001);
+    const after = (await (await fetch(`${s.httpUrl}/control/stats`)).json()) as Json;
+    assert.equal(after.connections, 1);
+    assert.equal(after.requests, 1);
+    assert.deepEqual(after.byMethod, { get_server_info: 1 });
+  });
+
   test('PUT and GET /control/faults carry the access faults', async (t) => {
     const s = await sim(t);
     const faults = {

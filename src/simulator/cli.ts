@@ -26,6 +26,7 @@ const USAGE = `usage: cli.js [options]
   --faults JSON                   initial faults, e.g. '{"latencyMs":200}' (see below)
   --help
 
+GET /control/stats counts what the clients did (connections, requests, by method).
 POST /control/notify with {"method": "camera_status_update", "params": {...}} sends that
 notification now to the connections that should get it and answers {"sent": N}.
 

@@ -915,6 +915,10 @@ class CameraServiceSimulator implements Simulator {
         // Indented: read with curl, each available fault on its own line.
         sendJson(res, 200, { current: this.faults, available: faultCatalogue() }, 2);
         return;
+      case 'GET /control/stats':
+        // What the clients did so far (counts since start or the last resetStats()).
+        sendJson(res, 200, this.stats(), 2);
+        return;
       case 'PUT /control/faults':
         readBody(req, res, (body) => this.putFaults(body, res));
         return;
