@@ -10,6 +10,10 @@
  *   the real loader.
  * - bare: a minimal `ws` client doing the same sequence: connect, authenticate with a
  *   JWT, get_camera_list, close. Both reuse a token for half its 5 min lifetime.
+ * - bare-connect: the bare client's connect, authenticate, close (no call): what a
+ *   connection costs it (the fleet scenario's cost model, bench/fleet.ts).
+ * - bare-call: one get_camera_list on a connection the bare client keeps open and
+ *   authenticated: what one more request costs it.
  * - http-probe: the registered `http` probe type through the same runner.
  * - fetch: a minimal GET with Node's fetch, the code path an http probe would most likely use.
  */
@@ -54,9 +58,8 @@ async function camprobeCheck(probeType: string): Promise<Check> {
   };
 }
 
-function bareCheck(): Check {
+function bareCheck(kind: 'run' | 'connect' | 'call'): Check {
   const key = new TextEncoder().encode(BENCH_SECRET);
-  let nextId = 1;
   // The same token policy as camprobe: a 5 min token, renewed at half its lifetime.
   let token = '';
   let renewAt = 0;
@@ -70,41 +73,83 @@ function bareCheck(): Check {
         .sign(key);
       renewAt = now + 150;
     }
-    const ws = new WebSocket(url, { maxPayload: 1 << 20 });
-    const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
-    ws.on('error', () => undefined);
-    const request = (method: string, params?: object) =>
-      new Promise<any>((resolve, reject) => {
-        const id = nextId++;
-        const onMessage = (data: WebSocket.RawData) => {
-          const msg = JSON.parse(data.toString());
-          if (msg.id !== id) return;
-          ws.off('message', onMessage);
-          resolve(msg);
-        };
-        ws.on('message', onMessage);
-        ws.once('close', () => reject(new Error('closed')));
-        ws.send(JSON.stringify({ jsonrpc: '2.0', id, method, ...(params ? { params } : {}) }));
-      });
+    let c: BareConnection;
     try {
-      await new Promise<void>((resolve, reject) => {
-        ws.once('open', () => resolve());
-        ws.once('error', reject);
-      });
-      const auth = await request('authenticate', { auth_token: token });
-      if (auth.result?.authenticated !== true) return { ok: false };
-      const t0 = performance.now();
-      const list = await request('get_camera_list');
-      const callMs = performance.now() - t0;
-      const ok = Array.isArray(list.result?.cameras) && list.result.total === list.result.cameras.length;
-      return { ok, callMs };
+      if (kind === 'call') {
+        held ??= await bareConnection(token);
+        const r = await held.list();
+        if (!r.ok) held = undefined;
+        return r;
+      }
+      c = await bareConnection(token);
     } catch {
       return { ok: false };
+    }
+    try {
+      return kind === 'connect' ? { ok: c.authenticated } : await c.list();
     } finally {
-      ws.close(1000);
-      await closed;
+      await c.close();
     }
   };
+}
+
+/** An open ws connection of the bare client, authenticated with `token`. */
+interface BareConnection {
+  authenticated: boolean;
+  list: () => Promise<{ ok: boolean; callMs?: number }>;
+  close: () => Promise<void>;
+}
+
+let nextId = 1;
+let held: BareConnection | undefined;
+
+async function bareConnection(token: string): Promise<BareConnection> {
+  const ws = new WebSocket(url, { maxPayload: 1 << 20 });
+  const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
+  ws.on('error', () => undefined);
+  const request = (method: string, params?: object) =>
+    new Promise<any>((resolve, reject) => {
+      const id = nextId++;
+      const onMessage = (data: WebSocket.RawData) => {
+        const msg = JSON.parse(data.toString());
+        if (msg.id !== id) return;
+        ws.off('message', onMessage);
+        ws.off('close', onClose);
+        resolve(msg);
+      };
+      const onClose = () => reject(new Error('closed'));
+      ws.on('message', onMessage);
+      ws.once('close', onClose);
+      ws.send(JSON.stringify({ jsonrpc: '2.0', id, method, ...(params ? { params } : {}) }));
+    });
+  const close = async () => {
+    ws.close(1000);
+    await closed;
+  };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    const auth = await request('authenticate', { auth_token: token });
+    return {
+      authenticated: auth.result?.authenticated === true,
+      close,
+      list: async () => {
+        try {
+          const t0 = performance.now();
+          const list = await request('get_camera_list');
+          const callMs = performance.now() - t0;
+          return { ok: Array.isArray(list.result?.cameras) && list.result.total === list.result.cameras.length, callMs };
+        } catch {
+          return { ok: false };
+        }
+      },
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
 }
 
 function fetchCheck(): Check {
@@ -126,7 +171,11 @@ async function makeCheck(): Promise<Check> {
     case 'http-probe':
       return camprobeCheck('http');
     case 'bare':
-      return bareCheck();
+      return bareCheck('run');
+    case 'bare-connect':
+      return bareCheck('connect');
+    case 'bare-call':
+      return bareCheck('call');
     case 'fetch':
       return fetchCheck();
     default:

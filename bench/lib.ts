@@ -14,6 +14,23 @@ export const BENCH_ENV = { ...process.env, CAMERA_SERVICE_JWT_SECRET: BENCH_SECR
 /** dist/ root: this file is dist/bench/lib.js once compiled. */
 export const DIST = join(import.meta.dirname, '..');
 
+/** One line of the results table. */
+export interface Goal {
+  item: string;
+  figure: string;
+  goal: string;
+  met: boolean | null;
+}
+
+/** What the daemon worker reports of each run. */
+export interface DaemonRun {
+  probe: string;
+  result: string;
+  reason: string;
+  driftMs: number | null;
+  callMs: number | null;
+}
+
 export interface Spread {
   n: number;
   min: number;

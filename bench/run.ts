@@ -28,9 +28,12 @@ import {
   targetName,
   track,
   Worker,
+  type DaemonRun,
+  type Goal,
   type SimProcess,
   type Spread,
 } from './lib.js';
+import { benchFleet, FLEET } from './fleet.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -41,19 +44,12 @@ const { values: args } = parseArgs({
   },
 });
 const SMOKE = args.smoke || process.env.BENCH_SMOKE === '1';
-const ONLY = new Set((args.only ?? 'cost,daemon,footprint,peer').split(','));
+const ONLY = new Set((args.only ?? 'cost,daemon,footprint,peer,fleet').split(','));
 
 /** Sizes of each part; the smoke sizes only prove the harness still works. */
 const P = SMOKE
   ? { costWarmup: 1, costReps: 3, costRuns: 5, targets: 10, interval: '1s', intervalMs: 1000, timeout: '800ms', cycles: 2, warmupMs: 1500, scrapes: 2, footprintWaitMs: 500, peerWarmup: 1, peerReps: 2, peerRuns: 5, delayMs: 20 }
   : { costWarmup: 3, costReps: 30, costRuns: 40, targets: 1000, interval: '15s', intervalMs: 15000, timeout: '5s', cycles: 4, warmupMs: 18000, scrapes: 10, footprintWaitMs: 40000, peerWarmup: 2, peerReps: 12, peerRuns: 100, delayMs: 20 };
-
-interface Goal {
-  item: string;
-  figure: string;
-  goal: string;
-  met: boolean | null;
-}
 
 const results: Record<string, unknown> = {};
 const goals: Goal[] = [];
@@ -155,14 +151,6 @@ function sumOf(body: string, metric: string): number {
 
 function seriesOf(body: string, target: string): number {
   return body.split('\n').filter((l) => !l.startsWith('#') && l.includes(`target="${target}"`)).length;
-}
-
-interface DaemonRun {
-  probe: string;
-  result: string;
-  reason: string;
-  driftMs: number | null;
-  callMs: number | null;
 }
 
 async function startDaemonWorker(config: string, execArgv: string[] = []): Promise<{ worker: Worker; address: string }> {
@@ -423,6 +411,12 @@ function markdown(json: { machine: ReturnType<typeof machine>; smoke: boolean; s
   }
   const scr = results.scrape as { httpMs: Spread; inProcessRenderMs: Spread; bytes: number; seriesTotal: number } | undefined;
   if (scr) details.push(`- /metrics, ms: over HTTP ${fmt(scr.httpMs)}; render in process ${fmt(scr.inProcessRenderMs)}; ${scr.bytes} bytes, ${scr.seriesTotal} series`);
+  const fl = results.fleet as { cpu: { bare: { connectUs: Spread; callUs: Spread } }; driftMs: Spread; scrape: { gzipMs: Spread; plainMs: Spread; series: number }; eventLoop: unknown; failuresByProbeReason: unknown } | undefined;
+  if (fl) {
+    details.push(`- Fleet /metrics, ms: gzip ${fmt(fl.scrape.gzipMs)}; plain ${fmt(fl.scrape.plainMs)}; ${fl.scrape.series} series`);
+    details.push(`- Fleet bare client, µs CPU: per connection ${fmt(fl.cpu.bare.connectUs)}; per request ${fmt(fl.cpu.bare.callUs)}`);
+    details.push(`- Fleet start drift, ms: ${fmt(fl.driftMs)}; event loop ${JSON.stringify(fl.eventLoop)}; failed runs ${JSON.stringify(fl.failuresByProbeReason)}`);
+  }
   return [
     `# camprobe benchmark${json.smoke ? ' (SMOKE: sizes too small to mean anything)' : ''}`,
     '',
@@ -447,6 +441,11 @@ async function main(): Promise<void> {
     const atTargets = ONLY.has('daemon') ? await benchDaemon() : undefined;
     if (ONLY.has('footprint')) await benchFootprint(sim, atTargets);
     if (ONLY.has('peer')) await benchPeer(sim);
+    if (ONLY.has('fleet')) {
+      const fleet = await benchFleet(SMOKE ? FLEET.smoke : FLEET.full, { startDaemon: startDaemonWorker, execArgv: profileArgs(), sim });
+      results.fleet = fleet.result;
+      goals.push(...fleet.goals);
+    }
   } finally {
     await stopAll();
   }
