@@ -465,6 +465,14 @@ async function main(): Promise<void> {
   process.stdout.write(md);
 }
 
+// Ctrl-C stops every process the harness started, not only this one.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`bench: ${signal}, stopping its processes\n`);
+    void stopAll().finally(() => process.exit(130));
+  });
+}
+
 main().catch(async (err: unknown) => {
   process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
   await stopAll();
