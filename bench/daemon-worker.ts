@@ -9,16 +9,33 @@ import { writeHeapSnapshot } from 'node:v8';
 import { startDaemon } from '../src/daemon.js';
 import { createLogger } from '../src/logger.js';
 import type { RunRecord } from '../src/core/outcome.js';
-import { serve } from './lib.js';
+import { serve, type RunSummary } from './lib.js';
 
 const [configPath = ''] = process.argv.slice(2);
 
 const daemon = await startDaemon({ configPath, logger: createLogger('info') });
 
-let runs: RunRecord[] = [];
-daemon.events.on('run', (run) => {
-  runs.push(run);
+/**
+ * What the harness needs of each run since the last reset, kept as numbers and counts, not
+ * as run records: 30,000 retained records would weigh tens of MB, and that memory would be
+ * the harness's, not camprobe's.
+ */
+let runs = emptyRuns();
+daemon.events.on('run', (run: RunRecord) => {
+  runs.count++;
+  if (run.scheduledAtMs !== undefined) runs.driftMs.push(run.startedAtMs - run.scheduledAtMs);
+  if (run.result !== 'success') {
+    const key = `${run.probe}:${run.reason}`;
+    runs.failuresByProbeReason[key] = (runs.failuresByProbeReason[key] ?? 0) + 1;
+  } else if (run.probe === 'camera_list') {
+    const call = run.steps.find((s) => s.step === 'call');
+    if (call) runs.cameraListCallMs.push(call.durationMs);
+  }
 });
+
+function emptyRuns(): RunSummary {
+  return { count: 0, driftMs: [], cameraListCallMs: [], failuresByProbeReason: {} };
+}
 // How busy the daemon was over the window: its CPU share and its event-loop delay. The
 // histogram records the time between two ticks of a timer of this resolution, so a timer
 // firing on time reads as the resolution itself: `lateMs` subtracts it.
@@ -33,20 +50,14 @@ serve(async (msg: { op: string; times?: number; path?: string }) => {
     case 'address':
       return { address: daemon.address };
     case 'reset':
-      runs = [];
+      runs = emptyRuns();
       loop.reset();
       cpu0 = process.cpuUsage();
       t0 = performance.now();
       return {};
     case 'report': {
-      const out = runs.map((r) => ({
-        probe: r.probe,
-        result: r.result,
-        reason: r.reason,
-        driftMs: r.scheduledAtMs === undefined ? null : r.startedAtMs - r.scheduledAtMs,
-        callMs: r.steps.find((s) => s.step === 'call')?.durationMs ?? null,
-      }));
-      runs = [];
+      const out = runs;
+      runs = emptyRuns();
       const cpu = process.cpuUsage(cpu0);
       const ms = (ns: number) => Math.round(ns / 1e3) / 1e3;
       const busy = {

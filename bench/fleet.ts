@@ -18,10 +18,12 @@
  *   timed until the body is read and decompressed.
  * - Event-loop lateness p99, start drift, skipped runs.
  */
+import { mkdirSync } from 'node:fs';
 import { request, Agent, type IncomingMessage } from 'node:http';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createGunzip } from 'node:zlib';
-import { benchConfig, median, sleep, spread, startSimProcess, stopChild, Worker, type DaemonRun, type Goal, type SimProcess, type Spread } from './lib.js';
+import { benchConfig, median, sleep, spread, startSimProcess, stopChild, Worker, type RunSummary, type Goal, type SimProcess, type Spread } from './lib.js';
 
 export interface FleetSizes {
   targets: number;
@@ -50,6 +52,8 @@ export interface FleetDeps {
   startDaemon: (config: string, execArgv?: string[]) => Promise<{ worker: Worker; address: string }>;
   execArgv: string[];
   sim: SimProcess;
+  /** Where to write heap snapshots of both daemons at the end of the window, if anywhere. */
+  snapshotDir?: string | undefined;
 }
 
 interface Scrape {
@@ -169,7 +173,7 @@ export async function benchFleet(S: FleetSizes, deps: FleetDeps): Promise<{ resu
       await sleep(Math.max(0, S.scrapeEveryMs - (performance.now() - started)));
     }
     await windowDone;
-    const { runs, busy } = await fleet.worker.ask<{ runs: DaemonRun[]; busy: { cpuUs: number; eventLoopLateMs: { p99: number; max: number } } }>({ op: 'report' });
+    const { runs, busy } = await fleet.worker.ask<{ runs: RunSummary; busy: { cpuUs: number; eventLoopLateMs: { p99: number; max: number } } }>({ op: 'report' });
     const sim1 = await simStats(fleetSim);
     const [fleetRss = [], oneRss = []] = await rss;
     const costs = await bare;
@@ -182,6 +186,12 @@ export async function benchFleet(S: FleetSizes, deps: FleetDeps): Promise<{ resu
       const { body: _body, ...s } = await scrapeOnce(fleet.address, i % 2 === 0);
       b2b.push(s);
     }
+    if (deps.snapshotDir !== undefined) {
+      mkdirSync(deps.snapshotDir, { recursive: true });
+      for (const [name, d] of [['fleet', fleet], ['one', one]] as const) {
+        await d.worker.ask({ op: 'snapshot', path: join(deps.snapshotDir, `${name}-${S.targets}.heapsnapshot`) });
+      }
+    }
     const [fleetLive, oneLive] = await Promise.all([fleet.worker.ask<{ heapUsed: number }>({ op: 'live-heap' }), one.worker.ask<{ heapUsed: number }>({ op: 'live-heap' })]);
 
     const connections = sim1.connections - sim0.connections;
@@ -191,13 +201,12 @@ export async function benchFleet(S: FleetSizes, deps: FleetDeps): Promise<{ resu
     const perTarget = (a: number, b: number) => round((a - b) / (S.targets - 1) / 1024);
     const rssKB = perTarget(median(fleetRss), median(oneRss));
     const liveKB = perTarget(fleetLive.heapUsed, oneLive.heapUsed);
-    const drift = spread(runs.filter((r) => r.driftMs !== null).map((r) => r.driftMs!));
+    const drift = spread(runs.driftMs);
     const scrapes = [...paced, ...b2b];
     const ms = (gzip: boolean) => spread(scrapes.filter((s) => s.asked === gzip).map((s) => s.ms));
     const wire = (gzip: boolean) => scrapes.find((s) => s.asked === gzip)?.wireBytes ?? 0;
     const gzipped = scrapes.filter((s) => s.asked).every((s) => s.gzip);
-    const failures: Record<string, number> = {};
-    for (const r of runs) if (r.result !== 'success') failures[`${r.probe}:${r.reason}`] = (failures[`${r.probe}:${r.reason}`] ?? 0) + 1;
+    const failures = runs.failuresByProbeReason;
     const expected = S.targets * PROBES.length * S.cycles;
 
     const result = {
@@ -205,7 +214,7 @@ export async function benchFleet(S: FleetSizes, deps: FleetDeps): Promise<{ resu
       probesPerTarget: PROBES,
       interval: S.interval,
       windowS: windowMs / 1000,
-      runs: runs.length,
+      runs: runs.count,
       runsExpected: expected,
       skipped,
       failuresByProbeReason: failures,
@@ -216,11 +225,11 @@ export async function benchFleet(S: FleetSizes, deps: FleetDeps): Promise<{ resu
       },
       cpu: {
         fleetCpuS: round(busy.cpuUs / 1e6),
-        fleetUsPerRun: round(busy.cpuUs / runs.length),
+        fleetUsPerRun: round(busy.cpuUs / runs.count),
         connections,
         requests,
         bare: { connectUs: costs.connectUs, callUs: costs.callUs, failures: costs.failures },
-        bareEquivalentUsPerRun: round(bareUs / runs.length),
+        bareEquivalentUsPerRun: round(bareUs / runs.count),
         ratio: round(ratio),
       },
       eventLoop: busy,
@@ -234,7 +243,7 @@ export async function benchFleet(S: FleetSizes, deps: FleetDeps): Promise<{ resu
       { item: `F2. Fleet: /metrics over HTTP, ${S.targets} targets`, figure: `${gzipped ? 'gzip' : 'gzip asked, answered plain:'} p50 ${g.p50} ms, p99 ${g.p99} ms (${Math.round(wire(true) / 1024)} KiB); plain p50 ${p.p50} ms, p99 ${p.p99} ms (${Math.round(wire(false) / 1024)} KiB)`, goal: '≤ 100 ms', met: g.p99 <= 100 && p.p99 <= 100 },
       { item: 'F3. Fleet: CPU per run vs bare ws client, same connections and requests', figure: `${round(ratio)}× (${result.cpu.fleetUsPerRun} µs vs ${result.cpu.bareEquivalentUsPerRun} µs per run; ${connections} connections, ${requests} requests)`, goal: '≤ 1.15×', met: ratio <= 1.15 },
       { item: 'F4. Fleet: event-loop lateness p99', figure: `${round(busy.eventLoopLateMs.p99)} ms (max ${round(busy.eventLoopLateMs.max)} ms)`, goal: '≤ 20 ms', met: busy.eventLoopLateMs.p99 <= 20 },
-      { item: 'F5. Fleet: start drift, skipped runs', figure: `drift p99 ${drift.p99} ms, max ${drift.max} ms; ${skipped} skipped; ${runs.length}/${expected} runs`, goal: '0 skipped', met: skipped === 0 },
+      { item: 'F5. Fleet: start drift, skipped runs', figure: `drift p99 ${drift.p99} ms, max ${drift.max} ms; ${skipped} skipped; ${runs.count}/${expected} runs`, goal: '0 skipped', met: skipped === 0 },
     ];
     return { result, goals };
   } finally {

@@ -22,13 +22,15 @@ export interface Goal {
   met: boolean | null;
 }
 
-/** What the daemon worker reports of each run. */
-export interface DaemonRun {
-  probe: string;
-  result: string;
-  reason: string;
-  driftMs: number | null;
-  callMs: number | null;
+/** What the daemon worker reports of the runs since its last reset. */
+export interface RunSummary {
+  count: number;
+  /** Start drift of each scheduled run, ms. */
+  driftMs: number[];
+  /** The call step of each successful camera_list run, ms. */
+  cameraListCallMs: number[];
+  /** Failed runs by `probe:reason`. */
+  failuresByProbeReason: Record<string, number>;
 }
 
 export interface Spread {

@@ -3,7 +3,10 @@
  * -- --smoke` (or BENCH_SMOKE=1) for a short run that only checks the harness works.
  *
  * Writes <out>/latest.json (machine-readable) and <out>/latest.md (a table); <out> is
- * bench/results unless --out says otherwise. Every server (simulator, blackbox_exporter)
+ * bench/results unless --out says otherwise. `--only cost,daemon,footprint,peer,fleet`
+ * picks parts; `--profile DIR` writes CPU and sampled-allocation profiles of camprobe's
+ * processes; `--heap-snapshot DIR` heap snapshots of the fleet's two daemons at the end
+ * of its window (open them in Chrome DevTools, Memory tab, and compare). Every server (simulator, blackbox_exporter)
  * and every measured client runs in its own process, so each CPU figure is one process's.
  * Side-by-side figures interleave their repetitions in the same run.
  */
@@ -28,7 +31,7 @@ import {
   targetName,
   track,
   Worker,
-  type DaemonRun,
+  type RunSummary,
   type Goal,
   type SimProcess,
   type Spread,
@@ -41,6 +44,7 @@ const { values: args } = parseArgs({
     out: { type: 'string', default: 'bench/results' },
     only: { type: 'string' },
     profile: { type: 'string' },
+    'heap-snapshot': { type: 'string' },
   },
 });
 const SMOKE = args.smoke || process.env.BENCH_SMOKE === '1';
@@ -206,7 +210,7 @@ async function benchDaemon(): Promise<[number, number] | undefined> {
       scrapes.push({ ms: s.ms, bytes: s.bytes });
       await sleep(P.intervalMs / 2);
     }
-    const { runs, busy } = await worker.ask<{ runs: DaemonRun[]; busy: Record<string, unknown> }>({ op: 'report' });
+    const { runs, busy } = await worker.ask<{ runs: RunSummary; busy: Record<string, unknown> }>({ op: 'report' });
     const simCpuShare = (procCpuUs(sim.child.pid!, clockTicks()) - simCpu0) / 1000 / (performance.now() - window0);
     const after = await scrape(address);
     const skipped = sumOf(after.body, 'camprobe_probe_skipped_total') - skippedBefore;
@@ -220,12 +224,11 @@ async function benchDaemon(): Promise<[number, number] | undefined> {
     const inProcess = await worker.ask<{ ms: number[]; bytes: number }>({ op: 'render', times: P.scrapes });
     const memory = await memorySamples(worker, SMOKE ? 2 : 5);
 
-    const drift = runs.filter((r) => r.driftMs !== null).map((r) => r.driftMs!);
-    const callErr = runs.filter((r) => r.probe === 'camera_list' && r.result === 'success' && r.callMs !== null).map((r) => r.callMs! - P.delayMs);
+    const drift = runs.driftMs;
+    const callErr = runs.cameraListCallMs.map((ms) => ms - P.delayMs);
     const floorErr = floorMs.map((ms) => ms - P.delayMs);
-    const failures = runs.filter((r) => r.result !== 'success');
-    const byReason: Record<string, number> = {};
-    for (const f of failures) byReason[`${f.probe}:${f.reason}`] = (byReason[`${f.probe}:${f.reason}`] ?? 0) + 1;
+    const byReason = runs.failuresByProbeReason;
+    const failureCount = Object.values(byReason).reduce((a, b) => a + b, 0);
     const perTarget = seriesOf(after.body, targetName(0));
     const totalSeries = after.body.split('\n').filter((l) => l !== '' && !l.startsWith('#')).length;
     const expectedRuns = P.targets * 3 * P.cycles;
@@ -242,10 +245,10 @@ async function benchDaemon(): Promise<[number, number] | undefined> {
       probesPerTarget: 3,
       interval: P.interval,
       cycles: P.cycles,
-      runsRecorded: runs.length,
+      runsRecorded: runs.count,
       runsExpected: expectedRuns,
       skipped,
-      failures: failures.length,
+      failures: failureCount,
       failuresByProbeReason: byReason,
       driftMs: spread(drift),
       // Context for the drift: was camprobe (or the simulator) short of CPU?
@@ -266,7 +269,7 @@ async function benchDaemon(): Promise<[number, number] | undefined> {
     const sh = spread(scrapes.map((s) => s.ms));
     goals.push(
       { item: `2. Step duration error, ${P.targets} targets`, figure: `p50 ${fe.p50} ms, p99 ${fe.p99} ms (bare client at the same time: p99 ${spread(floorErr).p99} ms)`, goal: 'p99 ≤ 1 ms', met: Math.abs(fe.p99) <= 1 },
-      { item: `3. Start drift, ${P.targets}×3 probes every ${P.interval}`, figure: `p99 ${dr.p99} ms, max ${dr.max} ms, ${skipped} skipped, ${runs.length}/${expectedRuns} runs`, goal: 'p99 ≤ 20 ms, 0 skipped', met: dr.p99 <= 20 && skipped === 0 },
+      { item: `3. Start drift, ${P.targets}×3 probes every ${P.interval}`, figure: `p99 ${dr.p99} ms, max ${dr.max} ms, ${skipped} skipped, ${runs.count}/${expectedRuns} runs`, goal: 'p99 ≤ 20 ms, 0 skipped', met: dr.p99 <= 20 && skipped === 0 },
       { item: `4. /metrics with ${P.targets} targets`, figure: `p50 ${sh.p50} ms, p99 ${sh.p99} ms over HTTP, ${Math.round(inProcess.bytes / 1024)} KiB, ${perTarget} series per target`, goal: '≤ 100 ms, ≤ 150 series/target', met: sh.p99 <= 100 && perTarget <= 150 },
     );
     results.memoryAtTargets = { targets: P.targets, rssMB: round(median(memory.rss) / 2 ** 20), heapUsedMB: memory.heapUsedMB, heapTotalMB: memory.heapTotalMB, liveHeapMB: memory.liveHeapMB };
@@ -442,7 +445,7 @@ async function main(): Promise<void> {
     if (ONLY.has('footprint')) await benchFootprint(sim, atTargets);
     if (ONLY.has('peer')) await benchPeer(sim);
     if (ONLY.has('fleet')) {
-      const fleet = await benchFleet(SMOKE ? FLEET.smoke : FLEET.full, { startDaemon: startDaemonWorker, execArgv: profileArgs(), sim });
+      const fleet = await benchFleet(SMOKE ? FLEET.smoke : FLEET.full, { startDaemon: startDaemonWorker, execArgv: profileArgs(), sim, snapshotDir: args['heap-snapshot'] });
       results.fleet = fleet.result;
       goals.push(...fleet.goals);
     }

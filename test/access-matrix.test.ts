@@ -8,6 +8,7 @@ import {
   judge,
   MatrixState,
   planSweep,
+  sharedSweep,
   type Cell,
   type MatrixScope,
 } from '../src/probes/access-matrix.js';
@@ -90,9 +91,9 @@ describe('verdicts', () => {
   });
 
   it('a method stays exposed until the exposed cell is checked again and refused', () => {
-    const state = new MatrixState('f');
     const forged: Cell = { method: 'get_metrics', credential: 'forged', usage: 'per_call' };
     const none: Cell = { method: 'get_metrics', credential: 'none', usage: 'none' };
+    const state = new MatrixState([forged, none]);
     state.record(forged, { state: 'exposed', got: 'a result' });
     state.record(none, { state: 'refused' });
     assert.deepEqual(state.methodStates(['get_metrics', 'ping']), { get_metrics: 'exposed', ping: 'unchecked' });
@@ -100,5 +101,39 @@ describe('verdicts', () => {
     state.record(forged, { state: 'refused' });
     assert.deepEqual(state.methodStates(['get_metrics']), { get_metrics: 'refused' });
     assert.deepEqual(state.findings(10), []);
+  });
+
+  it('an unchanged standing is the same object run after run; a change is a new one', () => {
+    const forged: Cell = { method: 'get_metrics', credential: 'forged', usage: 'per_call' };
+    const state = new MatrixState([forged]);
+    state.record(forged, { state: 'refused' });
+    const first = state.methodStates(['get_metrics']);
+    state.record(forged, { state: 'refused' });
+    assert.equal(state.methodStates(['get_metrics']), first, 'kept by every run in the history once, not once per run');
+    state.record(forged, { state: 'exposed', got: 'a result' });
+    const changed = state.methodStates(['get_metrics']);
+    assert.notEqual(changed, first);
+    assert.deepEqual(first, { get_metrics: 'refused' }, 'an earlier answer is never changed under its holder');
+    assert.deepEqual(changed, { get_metrics: 'exposed' });
+    // A cell of another matrix is not this state's to record.
+    state.record({ ...forged }, { state: 'refused' });
+    assert.deepEqual(state.methodStates(['get_metrics']), { get_metrics: 'exposed' });
+  });
+});
+
+describe('shared sweeps', () => {
+  it('targets with the same table, options and credential share one matrix and plan; any difference gets its own', () => {
+    const a = sharedSweep(SCOPE, MINT, 40);
+    const b = sharedSweep({ ...SCOPE, methods: { ...DOCUMENTED_METHOD_ROLES } }, { ...MINT }, 40);
+    assert.equal(a, b, 'equal inputs, one object');
+    assert.equal(a.matrix.cells.length, 170);
+    assert.equal(a.plan.length, 40);
+    assert.equal(a.uncoveredWhy.reduce((n, w) => n + w.cells, 0), a.matrix.uncovered.length);
+    assert.deepEqual(a.methods, Object.keys(DOCUMENTED_METHOD_ROLES).sort());
+    // Every planned cell is a cell of the matrix (the state finds it by identity).
+    for (const cell of a.plan.flat().flatMap((g) => g.cells)) assert.ok(a.index.has(cell));
+    assert.notEqual(sharedSweep(SCOPE, MINT, 20), a, 'another plan length');
+    assert.notEqual(sharedSweep(SCOPE, { canMint: false, role: 'viewer' }, 40), a, 'another ability');
+    assert.notEqual(sharedSweep({ ...SCOPE, methods: { ...DOCUMENTED_METHOD_ROLES, get_metrics: 'viewer' } }, MINT, 40), a, 'another table');
   });
 });

@@ -239,9 +239,17 @@ export function judge(response: { ok: true } | { ok: false; error: { code: numbe
   return { state: 'unconfirmed', got };
 }
 
-/** The latest outcome of every cell of one probe, kept across the runs of a sweep. */
+/** The refusal every healthy cell comes to: one object shared by all of them. */
+const REFUSED: CellOutcome = Object.freeze({ state: 'refused' });
+
+/**
+ * The latest outcome of every cell of one probe, kept across the runs of a sweep: one slot
+ * per cell of the (shared) matrix, so a thousand targets keep a thousand small arrays, not
+ * a thousand maps of cell keys.
+ */
 export class MatrixState {
-  private readonly latest = new Map<string, { cell: Cell; outcome: CellOutcome }>();
+  private readonly outcomes: Array<CellOutcome | undefined>;
+  private readonly index: ReadonlyMap<Cell, number>;
   /** Index of the next batch to run. */
   next = 0;
   /** Cells checked since the current sweep started. */
@@ -250,35 +258,103 @@ export class MatrixState {
   lastSweepAtMs: number | undefined;
   /** Cells the last complete sweep checked. */
   lastSweepChecked = 0;
+  /** The last methodStates answer, handed out again while nothing changed. */
+  private lastStates: Record<string, AccessState> | undefined;
 
   /** Epoch ms the matrix started: stands for the last sweep until the first completes. */
   readonly startedAtMs = Date.now();
 
-  constructor(readonly fingerprint: string) {}
+  /** `index`: each of `cells` to its position (shared with every state of the same matrix). */
+  constructor(
+    private readonly cells: readonly Cell[],
+    index: ReadonlyMap<Cell, number> = indexCells(cells),
+  ) {
+    this.index = index;
+    this.outcomes = new Array<CellOutcome | undefined>(cells.length).fill(undefined);
+  }
 
+  /** Records the outcome of one of this matrix's cells (others are ignored). */
   record(cell: Cell, outcome: CellOutcome): void {
-    this.latest.set(cellKey(cell), { cell, outcome });
+    const i = this.index.get(cell);
+    if (i === undefined) return;
+    this.outcomes[i] = outcome.state === 'refused' ? REFUSED : outcome;
   }
 
   /** Each method's worst standing state over the latest results of its cells. */
   methodStates(methods: readonly string[]): Record<string, AccessState> {
     const states: Record<string, AccessState> = {};
     for (const m of methods) states[m] = 'unchecked';
-    for (const { cell, outcome } of this.latest.values()) {
-      const current = states[cell.method] ?? 'unchecked';
-      if (ACCESS_STATES.indexOf(outcome.state) < ACCESS_STATES.indexOf(current)) states[cell.method] = outcome.state;
-    }
-    return states;
+    this.outcomes.forEach((outcome, i) => {
+      if (outcome === undefined) return;
+      const method = this.cells[i]!.method;
+      const current = states[method] ?? 'unchecked';
+      if (ACCESS_STATES.indexOf(outcome.state) < ACCESS_STATES.indexOf(current)) states[method] = outcome.state;
+    });
+    // The same standing as last time is the same object: runs kept in the history share it.
+    const last = this.lastStates;
+    const keys = Object.keys(states);
+    if (last !== undefined && keys.length === Object.keys(last).length && keys.every((k) => last[k] === states[k])) return last;
+    return (this.lastStates = states);
   }
 
   /** The cells whose latest result is not a refusal, worst first, at most `limit`. */
   findings(limit: number): AccessFinding[] {
     const out: AccessFinding[] = [];
-    for (const { cell, outcome } of this.latest.values()) {
-      if (outcome.state === 'refused') continue;
+    this.outcomes.forEach((outcome, i) => {
+      if (outcome === undefined || outcome.state === 'refused') return;
+      const cell = this.cells[i]!;
       out.push({ method: cell.method, credential: describeCell({ ...cell, usage: 'none' }), usage: cell.usage, state: outcome.state, got: outcome.got });
-    }
+    });
+    if (out.length === 0) return NO_FINDINGS;
     out.sort((a, b) => ACCESS_STATES.indexOf(a.state) - ACCESS_STATES.indexOf(b.state) || a.method.localeCompare(b.method));
     return out.slice(0, limit);
   }
+}
+
+/** No findings: one empty list for every report that has none (never written to). */
+const NO_FINDINGS: AccessFinding[] = [];
+
+function indexCells(cells: readonly Cell[]): Map<Cell, number> {
+  return new Map(cells.map((cell, i) => [cell, i]));
+}
+
+/** A matrix and its sweep plan, immutable, shared by every probe built from the same inputs. */
+export interface SharedSweep {
+  matrix: Matrix;
+  plan: Group[][];
+  /** Each cell of `matrix.cells` to its position, for MatrixState. */
+  index: ReadonlyMap<Cell, number>;
+  /** The methods of the matrix, sorted; what the report lists. */
+  methods: string[];
+  /** Why cells are uncovered, each reason once with its count. */
+  uncoveredWhy: Array<{ why: string; cells: number }>;
+}
+
+/** Distinct matrices kept for sharing; a fleet usually has one or a few tables. */
+const MAX_SHARED = 64;
+const shared = new Map<string, SharedSweep>();
+
+/**
+ * The matrix of `scope` and `ability` cut into `runs` batches. Every target with the same
+ * table, options and credential ability gets the same object, so a thousand targets hold
+ * one matrix, not a thousand (docs/performance.md, the fleet). Bounded: the oldest entry
+ * goes when more than MAX_SHARED distinct matrices are asked for.
+ */
+export function sharedSweep(scope: MatrixScope, ability: CredentialAbility, runs: number): SharedSweep {
+  const key = JSON.stringify([scope.methods, scope.sideEffectMethods, scope.method, scope.cases, scope.usages, scope.allowSideEffects, ability, runs]);
+  const kept = shared.get(key);
+  if (kept) return kept;
+  const matrix = buildMatrix(scope, ability);
+  const why = new Map<string, number>();
+  for (const cell of matrix.uncovered) why.set(cell.why, (why.get(cell.why) ?? 0) + 1);
+  const sweep: SharedSweep = {
+    matrix,
+    plan: planSweep(matrix.cells, runs),
+    index: indexCells(matrix.cells),
+    methods: [...new Set([...matrix.cells, ...matrix.uncovered].map((c) => c.method))].sort(),
+    uncoveredWhy: [...why].map(([text, cells]) => ({ why: text, cells })),
+  };
+  if (shared.size >= MAX_SHARED) shared.delete(shared.keys().next().value!);
+  shared.set(key, sweep);
+  return sweep;
 }

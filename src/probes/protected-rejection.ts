@@ -22,11 +22,10 @@ import {
   RESOURCE_READS,
   USAGES,
   buildMatrix,
-  cellKey,
-  planSweep,
+  sharedSweep,
   type CredentialClass,
   type Group,
-  type Matrix,
+  type SharedSweep,
 } from './access-matrix.js';
 import { evenPacer, runGroups } from './access-matrix-run.js';
 import { describe } from './session.js';
@@ -108,7 +107,8 @@ export const protectedRejection = defineProbe(optionsSchema, {
   },
   async run(ctx) {
     const o = ctx.options;
-    const { matrix, plan, periodMs, state } = sweepOf(ctx);
+    const { shared, periodMs, state } = sweepOf(ctx);
+    const plan = shared.plan;
 
     const index = state.next % Math.max(1, plan.length);
     const batch: Group[] = plan[index] ?? [];
@@ -130,7 +130,7 @@ export const protectedRejection = defineProbe(optionsSchema, {
         state.checkedThisSweep = 0;
       }
     } finally {
-      ctx.reportAccess(report(matrix, state, { periodMs, runs: plan.length, run: index, checked }));
+      ctx.reportAccess(report(shared, state, { periodMs, runs: plan.length, run: index, checked }));
     }
     verdict(state.findings(Infinity));
   },
@@ -182,10 +182,9 @@ function firstName(result: object, key: string): string | undefined {
   return undefined;
 }
 
-/** The matrix, its plan and the state of its cells, kept across the runs of one (target, probe). */
+/** The matrix and its plan (shared), and the state of its cells, kept across the runs of one (target, probe). */
 interface Sweep {
-  matrix: Matrix;
-  plan: Group[][];
+  shared: SharedSweep;
   periodMs: number;
   state: MatrixState;
 }
@@ -193,32 +192,30 @@ interface Sweep {
 /**
  * The sweep of this prepared probe: built on its first run and kept in its memory. The
  * options, target and credential cannot change under a prepared probe (a reload prepares a
- * changed probe afresh), so nothing here is rebuilt on later runs.
+ * changed probe afresh), so nothing here is rebuilt on later runs; the matrix and its plan
+ * are shared with every probe of the same table (sharedSweep).
  */
 function sweepOf(ctx: ProbeContext<ProtectedRejectionOptions>): Sweep {
   const key = `${MEMORY_KEY}:${ctx.exhaustive ? 'whole' : 'shared'}`;
   const kept = ctx.memory.get(key) as Sweep | undefined;
   if (kept) return kept;
   const o = ctx.options;
-  const matrix = buildMatrix(
+  const periodMs = parseDuration(o.sweep);
+  const shared = sharedSweep(
     { methods: ctx.target.methods, sideEffectMethods: ctx.target.side_effect_methods, method: o.method, cases: o.cases, usages: o.usages, allowSideEffects: o.allow_side_effects },
     { canMint: ctx.credentials.canMint, role: ctx.credentials.role },
+    ctx.exhaustive ? 1 : Math.max(1, Math.ceil(periodMs / Math.max(1, ctx.intervalMs))),
   );
-  const periodMs = parseDuration(o.sweep);
-  const plan = planSweep(matrix.cells, ctx.exhaustive ? 1 : Math.max(1, Math.ceil(periodMs / Math.max(1, ctx.intervalMs))));
-  const sweep: Sweep = { matrix, plan, periodMs, state: new MatrixState(`${plan.length}:${matrix.cells.map(cellKey).join(',')}`) };
+  const sweep: Sweep = { shared, periodMs, state: new MatrixState(shared.matrix.cells, shared.index) };
   ctx.memory.set(key, sweep);
   return sweep;
 }
 
-function report(matrix: Matrix, state: MatrixState, run: { periodMs: number; runs: number; run: number; checked: number }): AccessReport {
-  const why = new Map<string, number>();
-  for (const cell of matrix.uncovered) why.set(cell.why, (why.get(cell.why) ?? 0) + 1);
-  const methods = [...new Set([...matrix.cells, ...matrix.uncovered].map((c) => c.method))].sort();
+function report(shared: SharedSweep, state: MatrixState, run: { periodMs: number; runs: number; run: number; checked: number }): AccessReport {
   return {
-    cells: matrix.cells.length,
-    uncovered: matrix.uncovered.length,
-    uncoveredWhy: [...why].map(([text, cells]) => ({ why: text, cells })),
+    cells: shared.matrix.cells.length,
+    uncovered: shared.matrix.uncovered.length,
+    uncoveredWhy: shared.uncoveredWhy,
     checked: run.checked,
     sweep: {
       periodMs: run.periodMs,
@@ -227,7 +224,7 @@ function report(matrix: Matrix, state: MatrixState, run: { periodMs: number; run
       lastCompletedAtMs: state.lastSweepAtMs ?? state.startedAtMs,
       lastCheckedCells: state.lastSweepChecked,
     },
-    methods: state.methodStates(methods),
+    methods: state.methodStates(shared.methods),
     findings: state.findings(MAX_REPORT_FINDINGS),
   };
 }
