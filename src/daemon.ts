@@ -89,7 +89,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   metrics.setShard(first.shard, first.targets.length);
   const events = new EventEmitter<{ run: [RunRecord] }>();
   const history = new RunHistory(first.config.history);
-  const status = new StatusBoard({ runs: first.config.history.runs });
+  const status = new StatusBoard();
   const scheduler = new Scheduler({
     logger: log,
     onSkip: (job) => {

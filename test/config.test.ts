@@ -137,7 +137,7 @@ test('defaults are applied to a minimal config', () => {
   const config = parseConfig(MINIMAL, opts());
   assert.deepEqual(config.server, { host: '127.0.0.1', port: 9464, request_timeout_ms: 10_000 });
   assert.deepEqual(config.log, { level: 'info' });
-  assert.deepEqual(config.history, { runs: 20, failures: 20 });
+  assert.deepEqual(config.history, { runs: 5, failures: 20 });
   assert.deepEqual(config.credentials, {
     service: {
       name: 'service',

@@ -84,7 +84,7 @@ describe('restartOnlySettings', () => {
   it('names the settings read only at start that changed', () => {
     const base = config({ a: TWO });
     assert.deepEqual(restartOnlySettings(base, config({ a: TWO })), []);
-    const moved = config({ a: TWO }, { top: 'server: { port: 9999, request_timeout: 5s }\nhistory: { runs: 5 }\nlocation: eu-west' });
+    const moved = config({ a: TWO }, { top: 'server: { port: 9999, request_timeout: 5s }\nhistory: { runs: 7 }\nlocation: eu-west' });
     assert.deepEqual(restartOnlySettings(base, moved), ['server.port', 'server.request_timeout_ms', 'history', 'location']);
   });
 });

@@ -86,8 +86,11 @@ export const logSchema = Type.Object(
 
 export const historySchema = Type.Object(
   {
-    /** Recent runs kept per (target, probe). */
-    runs: int(1, 1000, { default: 20 }),
+    /**
+     * Recent runs kept per (target, probe). Five by default: a run costs about 1 KB of
+     * memory, and successes are alike; failures are kept besides (docs/performance.md, the fleet).
+     */
+    runs: int(1, 1000, { default: 5 }),
     /** Recent failed runs kept besides, so failures outlive a burst of successes. */
     failures: int(0, 1000, { default: 20 }),
   },

@@ -2,6 +2,7 @@
  * Which jobs a configuration asks for, and what changes when it replaces another: pure
  * functions of the two, so a reload can be worked out (and tested) without running it.
  */
+import { createHash } from 'node:crypto';
 import type { Config, ProbeConfig, TargetConfig } from '../config/types.js';
 
 /** A (target, probe) as a configuration asks for it. */
@@ -46,7 +47,10 @@ export function jobKey(target: string, probe: string): string {
  * rotated secret file itself, no restart needed.
  */
 export function fingerprint(target: TargetConfig, probe: ProbeConfig, config: Config): string {
-  return JSON.stringify([{ ...target, probes: undefined }, probe, config.credentials[target.credential]]);
+  // A digest, not the text: every job keeps its fingerprint, and the text (the target's
+  // method table and all) is about a kilobyte a job, a few MB at a thousand targets.
+  const text = JSON.stringify([{ ...target, probes: undefined }, probe, config.credentials[target.credential]]);
+  return createHash('sha256').update(text).digest('base64');
 }
 
 /** Every (target, probe) of `targets` (the shard's share of `config`), in configuration order. */

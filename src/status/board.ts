@@ -12,8 +12,10 @@ import type { ProbeState, ProbeStatus, RunBrief, StatusResponse, TimelineBar } f
 export { PROBE_STATES, stateOf } from './client/state.js';
 export type { ProbeState, ProbeStatus, StatusResponse } from './wire.js';
 
-/** Bars in a timeline at most, whatever `history.runs` says: the page shows a glance, /api/runs the rest. */
+/** Bars in a timeline at most: the page shows a glance, /api/runs the rest. */
 export const MAX_TIMELINE = 30;
+/** Bars in a timeline unless the board is told otherwise. */
+export const DEFAULT_TIMELINE = 20;
 
 /** Run record fields the page has a view for; any other is passed on as `extra`. */
 const KNOWN_FIELDS = new Set([
@@ -22,15 +24,16 @@ const KNOWN_FIELDS = new Set([
 ]);
 
 interface Slot {
-  status: ProbeStatus;
-  /** `status` as JSON, remade on every change. */
-  json: string;
+  /** The entry but its timeline, which is kept as text in `bars`. */
+  status: Omit<ProbeStatus, 'timeline'>;
   /**
-   * Each bar of `status.timeline` as JSON, made once when its run arrives: turning its
-   * durations into text is most of the work of the entry's JSON, and re-serializing
-   * the whole timeline on every run made the board the costliest part of the run sink.
+   * Each bar of the timeline as its JSON text, oldest first, made once when its run
+   * arrives: turning durations into text was most of the work of the entry's JSON, and
+   * text is smaller than arrays of boxed numbers (a thousand targets keep 80,000 bars).
    */
   bars: string[];
+  /** `status` as JSON, remade on every change. */
+  json: string;
 }
 
 /** A JSON body and the validator that names it. */
@@ -50,9 +53,9 @@ export class StatusBoard {
   private ordered: Slot[] | undefined;
   private joined: { revision: number; text: string } | undefined;
 
-  /** `runs`: timeline length per (target, probe) (the configured `history.runs`, at most MAX_TIMELINE). */
-  constructor(opts: { runs: number }) {
-    this.timelineLength = Math.max(1, Math.min(MAX_TIMELINE, opts.runs));
+  /** `runs`: timeline length per (target, probe) (default DEFAULT_TIMELINE, at most MAX_TIMELINE). */
+  constructor(opts: { runs?: number } = {}) {
+    this.timelineLength = Math.max(1, Math.min(MAX_TIMELINE, opts.runs ?? DEFAULT_TIMELINE));
   }
 
   /** Takes in a finished run: its entry's state, since, timeline and JSON are updated now. */
@@ -63,8 +66,8 @@ export class StatusBoard {
     const end = run.startedAtMs + run.durationMs;
     this.revision++;
     if (slot === undefined) {
-      const status: ProbeStatus = { target: run.target, probe: run.probe, type: run.type, state, reason: run.reason, sinceMs: end, sinceFirstRun: true, rev: this.revision, latest: brief(run), timeline: [] };
-      this.slots.set(key, { status, json: '', bars: [] });
+      const status: Slot['status'] = { target: run.target, probe: run.probe, type: run.type, state, reason: run.reason, sinceMs: end, sinceFirstRun: true, rev: this.revision, latest: brief(run) };
+      this.slots.set(key, { status, bars: [], json: '' });
       this.ordered = undefined;
       this.counts[state]++;
     } else {
@@ -113,27 +116,22 @@ export class StatusBoard {
 
   /** The entry of one (target, probe), for tests and tools. */
   get(target: string, probe: string): ProbeStatus | undefined {
-    return this.slots.get(slotKey(target, probe))?.status;
+    const slot = this.slots.get(slotKey(target, probe));
+    return slot && { ...slot.status, timeline: slot.bars.map((b) => JSON.parse(b) as TimelineBar) };
   }
 
   private update(slot: Slot, run: RunRecord, state: ProbeState): void {
     const s = slot.status;
     const bar: TimelineBar = [run.startedAtMs, run.durationMs, state];
-    s.timeline.push(bar);
     slot.bars.push(JSON.stringify(bar));
-    if (s.timeline.length > this.timelineLength) {
-      const excess = s.timeline.length - this.timelineLength;
-      s.timeline.splice(0, excess);
-      slot.bars.splice(0, excess);
-    }
+    if (slot.bars.length > this.timelineLength) slot.bars.splice(0, slot.bars.length - this.timelineLength);
     if (run.result === 'failure') s.lastFailure = s.latest;
     if (run.access !== undefined) {
       s.access = run.access;
       s.accessAtMs = run.startedAtMs;
     }
-    // The entry's JSON with the timeline joined from its bars' (the same value as JSON.stringify(s)).
-    const { timeline: _, ...rest } = s;
-    slot.json = `${JSON.stringify(rest).slice(0, -1)},"timeline":[${slot.bars.join(',')}]}`;
+    // The entry's JSON with the bars' text added as its last field.
+    slot.json = `${JSON.stringify(s).slice(0, -1)},"timeline":[${slot.bars.join(',')}]}`;
   }
 }
 
