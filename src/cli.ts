@@ -130,6 +130,9 @@ async function runDaemon(run: Invocation, demo: boolean): Promise<number> {
   let simulator: Simulator | undefined;
   let daemon: Daemon | undefined;
   let daemonEnv: Record<string, string | undefined> = env;
+  // From here on a signal is held, not fatal: one that arrives while the daemon starts (a
+  // supervisor's SIGHUP or SIGTERM right after the start line) is acted on once it runs.
+  const early = holdSignals();
   try {
     if (demo) {
       // A secret for this demo only: the simulator verifies what the daemon mints with it.
@@ -142,11 +145,36 @@ async function runDaemon(run: Invocation, demo: boolean): Promise<number> {
     const portFallback = demo && run.port === undefined;
     daemon = await startDaemon({ configPath: run.configPath, logger, env: daemonEnv, portFallback, ...(run.port !== undefined ? { port: run.port } : {}), ...(run.shard ? { shard: run.shard } : {}) });
   } catch (err) {
+    early.release();
     await simulator?.close();
     return reportStartError(err, run);
   }
   if (simulator) process.stdout.write(demoBanner(daemon, simulator));
-  return untilStopped(daemon, simulator, logger);
+  return untilStopped(daemon, simulator, logger, early);
+}
+
+const STOP_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
+
+/** Signals received before untilStopped takes over. */
+interface HeldSignals {
+  /** The first stop signal, if any, and whether a SIGHUP came; stops holding. */
+  release(): { stop: string | undefined; hup: boolean };
+}
+
+function holdSignals(): HeldSignals {
+  let stop: string | undefined;
+  let hup = false;
+  const onStop = (signal: string) => (stop ??= signal);
+  const onHup = () => (hup = true);
+  process.on('SIGHUP', onHup);
+  for (const signal of STOP_SIGNALS) process.on(signal, onStop);
+  return {
+    release() {
+      process.off('SIGHUP', onHup);
+      for (const signal of STOP_SIGNALS) process.off(signal, onStop);
+      return { stop, hup };
+    },
+  };
 }
 
 function demoBanner(daemon: Daemon, simulator: Simulator): string {
@@ -166,7 +194,7 @@ function demoBanner(daemon: Daemon, simulator: Simulator): string {
 }
 
 /** Runs until SIGTERM or SIGINT, reloading on SIGHUP; resolves with the exit code. */
-function untilStopped(running: Daemon, simulator: Simulator | undefined, logger: Logger): Promise<number> {
+function untilStopped(running: Daemon, simulator: Simulator | undefined, logger: Logger, early: HeldSignals): Promise<number> {
   return new Promise<number>((resolve) => {
     const shutdown = (signal: string) => {
       logger.info({ signal }, 'stopping');
@@ -192,6 +220,9 @@ function untilStopped(running: Daemon, simulator: Simulator | undefined, logger:
     process.on('SIGHUP', reload);
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));
+    const held = early.release();
+    if (held.stop !== undefined) shutdown(held.stop);
+    else if (held.hup) reload();
   });
 }
 

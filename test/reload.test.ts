@@ -175,6 +175,31 @@ describe('signals to the camprobe command', () => {
     }
   });
 
+  it('a signal the moment the start line is written is acted on, not fatal: SIGHUP reloads, SIGTERM stops cleanly', async () => {
+    // The start line is written before the daemon's own handlers are in place; a supervisor
+    // reacting to it at once used to kill the process (SIGHUP's and SIGTERM's default action).
+    for (const signal of ['SIGHUP', 'SIGTERM'] as const) {
+      const path = join(mkdtempSync(join(tmpdir(), 'camprobe-early-')), 'camprobe.yaml');
+      writeFileSync(path, configText(sim.url, ['alpha']));
+      const child = spawn(process.execPath, [CLI, 'run', '--config', path], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, CAMERA_SERVICE_JWT_SECRET: SECRET, CAMPROBE_LOG_LEVEL: 'debug' },
+      });
+      const out = watchOutput(child);
+      const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+      child.stdout!.on('data', (d: Buffer) => {
+        if (/camprobe started/.test(d.toString())) child.kill(signal);
+      });
+      if (signal === 'SIGHUP') {
+        await out.waitFor(/configuration reloaded/);
+        assert.equal(child.exitCode, null, 'still running after the early SIGHUP');
+        child.kill('SIGTERM');
+      }
+      const [code, bySignal] = await exited;
+      assert.deepEqual([code, bySignal], [0, null], `${signal}: ${out.text()}`);
+    }
+  });
+
   it('SIGTERM with runs in flight: exits 0 promptly and leaves no connection open at the service', async () => {
     const slow = await startSimulator({ jwtSecret: SECRET, faults: { latencyMs: 20_000 } });
     const path = join(mkdtempSync(join(tmpdir(), 'camprobe-term-')), 'camprobe.yaml');
