@@ -179,18 +179,25 @@ export class SessionState {
     }
   }
 
+  /** The last report handed out, whose unchanged parts the next one shares. */
+  private lastReport: SessionReport | undefined;
+
   report(): SessionReport {
+    // Parts equal to the last report's are that report's objects: the runs the history and
+    // the status page keep share them instead of holding a copy each (they never change).
+    const prev = this.lastReport;
     const report: SessionReport = {
       up: this.conn !== undefined && !this.conn.ended,
-      disconnects: { ...this.counts.disconnects },
+      disconnects: sameOr(prev?.disconnects, this.counts.disconnects),
       reconnects: this.counts.reconnects,
       heartbeatFailures: this.counts.heartbeatFailures,
-      notifications: { ...this.counts.notifications },
+      notifications: sameOr(prev?.notifications, this.counts.notifications),
       invalidNotifications: this.counts.invalidNotifications,
-      invalidSamples: [...this.samples],
-      expiryChecks: this.expiry ? this.expiry.counts() : (Object.fromEntries(EXPIRY_RESULTS.map((r) => [r, 0])) as SessionReport['expiryChecks']),
+      invalidSamples: sameOr(prev?.invalidSamples, this.samples),
+      expiryChecks: sameOr(prev?.expiryChecks, this.expiry ? this.expiry.counts() : NO_EXPIRY_CHECKS),
       unauthenticatedNotifications: this.counts.unauthenticated,
     };
+    this.lastReport = report;
     if (this.connectedAtMs !== undefined && report.up) report.connectedAtMs = this.connectedAtMs;
     if (this.lastDisconnect !== undefined) report.lastDisconnect = this.lastDisconnect;
     if (this.heartbeatMs !== undefined) report.heartbeatMs = this.heartbeatMs;
@@ -231,4 +238,16 @@ export function shapeProblem(params: unknown): string | undefined {
 function sample(n: Notification, problem: string): string {
   const text = `${n.method}: ${problem}: ${JSON.stringify(n.params ?? null)}`;
   return text.length > MAX_SAMPLE_LENGTH ? `${text.slice(0, MAX_SAMPLE_LENGTH - 1)}…` : text;
+}
+
+const NO_EXPIRY_CHECKS: SessionReport['expiryChecks'] = Object.freeze(Object.fromEntries(EXPIRY_RESULTS.map((r) => [r, 0])) as SessionReport['expiryChecks']);
+
+/** `prev` when it holds the same values as `now`, else a copy of `now` (never `now` itself, which keeps changing). */
+function sameOr<T extends object>(prev: T | undefined, now: T): T {
+  if (prev !== undefined) {
+    const a = Object.entries(prev);
+    const b = Object.entries(now);
+    if (a.length === b.length && a.every(([k, v], i) => b[i]![0] === k && b[i]![1] === v)) return prev;
+  }
+  return (Array.isArray(now) ? [...now] : { ...now }) as T;
 }
