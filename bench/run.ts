@@ -36,7 +36,7 @@ import {
   type SimProcess,
   type Spread,
 } from './lib.js';
-import { benchFleet, FLEET } from './fleet.js';
+import { benchFleet, FLEET, scrapeOnce } from './fleet.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -140,11 +140,10 @@ async function benchCost(sim: SimProcess): Promise<void> {
   }
 }
 
+/** A plain (not gzipped) scrape, as item 4 has always measured it; the fleet measures both. */
 async function scrape(address: string): Promise<{ ms: number; bytes: number; body: string }> {
-  const t0 = performance.now();
-  const res = await fetch(`${address}/metrics`);
-  const body = await res.text();
-  return { ms: performance.now() - t0, bytes: Buffer.byteLength(body), body };
+  const { ms, bytes, body } = await scrapeOnce(address, false);
+  return { ms, bytes, body };
 }
 
 function sumOf(body: string, metric: string): number {
