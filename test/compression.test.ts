@@ -12,7 +12,7 @@ import { gunzipSync } from 'node:zlib';
 import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { RunRecord } from '../src/core/outcome.js';
-import { acceptsGzip } from '../src/http/compression.js';
+import { acceptsGzip, ChunkStream } from '../src/http/compression.js';
 import { buildHttpServer } from '../src/http/server.js';
 import { RunHistory } from '../src/metrics/history.js';
 import { ProbeMetrics } from '../src/metrics/metrics.js';
@@ -66,6 +66,23 @@ describe('Accept-Encoding', () => {
     for (const yes of ['gzip', 'GZIP', 'gzip, deflate, br', 'br;q=1.0, gzip;q=0.5', 'x-gzip', '*', 'identity, *;q=0.1', 'gzip;q=0.001']) assert.equal(acceptsGzip(yes), true, yes);
     for (const no of [undefined, '', 'identity', 'gzip;q=0', 'gzip;q=0.0, identity', 'br, deflate', '*;q=0', 'gzip;q=0, *', 'gzip;q=nonsense']) assert.equal(acceptsGzip(no), false, String(no));
     assert.equal(acceptsGzip(['deflate', 'gzip']), true, 'repeated headers count together');
+  });
+});
+
+describe('ChunkStream', () => {
+  it('answers every chunk handed over before the consumer catches up, not only the last', { timeout: 10_000 }, async () => {
+    // A writer can hand over a chunk filled mid-item and then the end before it awaits
+    // either answer; a scrape of 1,000 targets through gzip hung on exactly that.
+    const body = new ChunkStream();
+    const big = Buffer.alloc(3 * CHUNK_BYTES, 97);
+    const answers = [body.sink(big), body.sink(big), body.sink(big)];
+    assert.ok(answers.every((a) => a instanceof Promise), 'past the high-water mark, every chunk waits');
+    let read = 0;
+    body.on('data', (d: Buffer) => (read += d.length));
+    await Promise.all(answers);
+    body.finish();
+    await new Promise((resolve) => body.once('end', resolve));
+    assert.equal(read, 3 * big.length);
   });
 });
 

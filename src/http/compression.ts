@@ -49,7 +49,12 @@ export function acceptsGzip(header: string | string[] | undefined): boolean {
 
 /** The response body of a scrape: chunks come in through `sink` as they are written. */
 export class ChunkStream extends Readable {
-  private wanted: (() => void) | undefined;
+  /**
+   * Everyone waiting for the consumer to want more. A list: the writer may hand over a
+   * second chunk before it awaits the first's answer (a chunk filled mid-item, then the
+   * end), and a single slot would drop the first waiter, leaving the scrape hanging.
+   */
+  private readonly waiting: Array<() => void> = [];
 
   constructor() {
     // Two chunks ahead of the socket or zlib; beyond that the writer waits (sink).
@@ -61,7 +66,7 @@ export class ChunkStream extends Readable {
     if (this.destroyed) throw new Error('the response was closed before the scrape was written');
     // A turn of the event loop either way: zlib (or the socket) takes the chunk on in it.
     if (this.push(chunk)) return new Promise<void>((resolve) => setImmediate(resolve));
-    return new Promise<void>((resolve) => (this.wanted = resolve));
+    return new Promise<void>((resolve) => this.waiting.push(resolve));
   };
 
   /** Ends the body after the last chunk. */
@@ -79,9 +84,7 @@ export class ChunkStream extends Readable {
   }
 
   private wake(): void {
-    const wanted = this.wanted;
-    this.wanted = undefined;
-    wanted?.();
+    for (const resolve of this.waiting.splice(0)) resolve();
   }
 }
 
