@@ -39,6 +39,17 @@ describe('bench --smoke', () => {
     assert.ok(footprint.rss1MB > 0 && footprint.addedPerTargetKB !== undefined);
     // The peer is measured, or skipped with a reason.
     assert.ok(typeof peer.skipped === 'string' || peer.localFetchCheck.failures === 0, JSON.stringify(peer));
+    // The fleet ran every probe type, its simulator counted its traffic, and /metrics
+    // answered gzip when asked (the scrape decompressed to the series counted).
+    const { fleet } = json.results;
+    assert.ok(fleet.runs > 0 && fleet.driftMs.n > 0, JSON.stringify(fleet));
+    assert.deepEqual(fleet.failuresByProbeReason, {}, 'every fleet run succeeded against a healthy simulator');
+    assert.ok(fleet.cpu.connections > 0 && fleet.cpu.requests > fleet.cpu.connections);
+    assert.ok(fleet.cpu.bare.connectUs.n > 0 && fleet.cpu.bare.callUs.n > 0 && fleet.cpu.bare.failures === 0);
+    assert.equal(fleet.scrape.gzipped, true);
+    assert.ok(fleet.scrape.gzipWireBytes > 0 && fleet.scrape.gzipWireBytes < fleet.scrape.plainBytes);
+    assert.ok(fleet.memory.rssMB.fleet > 0 && fleet.memory.rssMB.one > 0 && fleet.memory.liveHeapMB.fleet > 0);
+    assert.equal(json.goals.filter((g: { item: string }) => g.item.startsWith('F')).length, 5);
 
     const md = readFileSync(join(out, 'latest.md'), 'utf8');
     assert.match(md, /\| Item \| Measured/);

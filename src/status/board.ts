@@ -1,8 +1,9 @@
 /**
  * The status page's state, fed by the daemon's run sink: per (target, probe) its state,
- * since when, the last runs as a timeline, the last failure and the access matrix. Each
- * entry is serialized when its run arrives, so answering `/api/status` only joins strings
- * already made: the cost of a request does not grow with the work of building entries.
+ * since when, the last runs as a timeline, the last failure and the access matrix. An
+ * entry is serialized when `/api/status` first asks for it after a change and kept until
+ * the next: a run costs no JSON, an unwatched daemon keeps none, and a watched one
+ * serializes only the entries that changed between two polls.
  */
 import { randomBytes } from 'node:crypto';
 import type { RunRecord } from '../core/outcome.js';
@@ -32,8 +33,8 @@ interface Slot {
    * text is smaller than arrays of boxed numbers (a thousand targets keep 80,000 bars).
    */
   bars: string[];
-  /** `status` as JSON, remade on every change. */
-  json: string;
+  /** `status` as JSON, made when `/api/status` is next asked for after a change. */
+  json: string | undefined;
 }
 
 /** A JSON body and the validator that names it. */
@@ -67,7 +68,7 @@ export class StatusBoard {
     this.revision++;
     if (slot === undefined) {
       const status: Slot['status'] = { target: run.target, probe: run.probe, type: run.type, state, reason: run.reason, sinceMs: end, sinceFirstRun: true, rev: this.revision, latest: brief(run) };
-      this.slots.set(key, { status, bars: [], json: '' });
+      this.slots.set(key, { status, bars: [], json: undefined });
       this.ordered = undefined;
       this.counts[state]++;
     } else {
@@ -107,7 +108,7 @@ export class StatusBoard {
   snapshot(nowMs = Date.now()): StatusSnapshot {
     if (this.joined?.revision !== this.revision) {
       this.ordered ??= [...this.slots.values()].sort((a, b) => compare(a.status.target, b.status.target) || compare(a.status.probe, b.status.probe));
-      this.joined = { revision: this.revision, text: this.ordered.map((s) => s.json).join(',') };
+      this.joined = { revision: this.revision, text: this.ordered.map(entryJson).join(',') };
     }
     const head: Omit<StatusResponse, 'probes'> = { generatedAtMs: nowMs, revision: `${this.boot}-${this.revision}`, counts: this.counts };
     const body = `${JSON.stringify(head).slice(0, -1)},"probes":[${this.joined.text}]}`;
@@ -130,9 +131,17 @@ export class StatusBoard {
       s.access = run.access;
       s.accessAtMs = run.startedAtMs;
     }
-    // The entry's JSON with the bars' text added as its last field.
-    slot.json = `${JSON.stringify(s).slice(0, -1)},"timeline":[${slot.bars.join(',')}]}`;
+    slot.json = undefined;
   }
+}
+
+/**
+ * A slot's JSON, made now if a run changed it since the last `/api/status`: nobody reads
+ * it until then, and most daemons are not watched most of the time. The bars' text is
+ * added as the last field.
+ */
+function entryJson(slot: Slot): string {
+  return (slot.json ??= `${JSON.stringify(slot.status).slice(0, -1)},"timeline":[${slot.bars.join(',')}]}`);
 }
 
 /** The run without its steps, the fields the page knows by name and any others as `extra`. */
