@@ -86,6 +86,8 @@ export function scrapeOnce(address: string, gzip: boolean): Promise<Scrape & { b
       });
     });
     req.on('error', reject);
+    // A scrape that stalls fails the benchmark with a reason instead of hanging it.
+    req.setTimeout(30_000, () => req.destroy(new Error(`/metrics (${gzip ? 'gzip' : 'plain'}) did not finish within 30 s`)));
     req.end();
   });
 }
