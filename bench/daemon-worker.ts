@@ -5,7 +5,7 @@
  *   node dist/bench/daemon-worker.js <config.yaml>
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { writeHeapSnapshot } from 'node:v8';
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { startDaemon } from '../src/daemon.js';
 import { createLogger } from '../src/logger.js';
 import type { RunRecord } from '../src/core/outcome.js';
@@ -76,6 +76,9 @@ serve(async (msg: { op: string; times?: number; path?: string }) => {
       (globalThis as { gc?: () => void }).gc?.();
       return { heapUsed: process.memoryUsage().heapUsed };
     }
+    case 'heap-spaces':
+      // Where the RSS is: each V8 space's committed size (MB), beside memoryUsage's.
+      return Object.fromEntries(getHeapSpaceStatistics().map((sp) => [sp.space_name, Math.round((sp.physical_space_size / 2 ** 20) * 10) / 10]));
     case 'snapshot':
       // A heap snapshot for Chrome DevTools (where the memory goes); blocks the daemon a while.
       return { path: writeHeapSnapshot(msg.path) };

@@ -133,15 +133,21 @@ async function bareCosts(sim: SimProcess, until: Promise<unknown>): Promise<{ co
 }
 
 /** RSS (bytes) of each daemon every `everyMs` until `until` resolves. */
-async function rssSamples(workers: Worker[], everyMs: number, until: Promise<unknown>): Promise<number[][]> {
+async function rssSamples(workers: Worker[], everyMs: number, until: Promise<unknown>): Promise<NodeJS.MemoryUsage[][]> {
   let done = false;
   void until.finally(() => (done = true));
-  const out: number[][] = workers.map(() => []);
+  const out: NodeJS.MemoryUsage[][] = workers.map(() => []);
   while (!done) {
-    for (const [i, w] of workers.entries()) out[i]!.push((await w.ask<NodeJS.MemoryUsage>({ op: 'memory' })).rss);
+    for (const [i, w] of workers.entries()) out[i]!.push(await w.ask<NodeJS.MemoryUsage>({ op: 'memory' }));
     await sleep(everyMs);
   }
   return out;
+}
+
+/** Medians of memoryUsage samples, MB: the RSS and what V8 and native buffers account for. */
+function usageMB(samples: NodeJS.MemoryUsage[]) {
+  const mb = (key: keyof NodeJS.MemoryUsage) => round(median(samples.map((s) => s[key])) / 2 ** 20);
+  return { rss: mb('rss'), heapTotal: mb('heapTotal'), heapUsed: mb('heapUsed'), external: mb('external'), arrayBuffers: mb('arrayBuffers') };
 }
 
 const round = (x: number) => Math.round(x * 100) / 100;
@@ -177,7 +183,10 @@ export async function benchFleet(S: FleetSizes, deps: FleetDeps): Promise<{ resu
     await windowDone;
     const { runs, busy } = await fleet.worker.ask<{ runs: RunSummary; busy: { cpuUs: number; eventLoopLateMs: { p99: number; max: number } } }>({ op: 'report' });
     const sim1 = await simStats(fleetSim);
-    const [fleetRss = [], oneRss = []] = await rss;
+    const [fleetUsage = [], oneUsage = []] = await rss;
+    const fleetRss = fleetUsage.map((u) => u.rss);
+    const oneRss = oneUsage.map((u) => u.rss);
+    const spaces = await Promise.all([fleet.worker.ask<Record<string, number>>({ op: 'heap-spaces' }), one.worker.ask<Record<string, number>>({ op: 'heap-spaces' })]);
     const costs = await bare;
     const after = await scrapeOnce(fleet.address, false);
     const skipped = sumOf(after.body, 'camprobe_probe_skipped_total') - skipped0;
@@ -224,6 +233,8 @@ export async function benchFleet(S: FleetSizes, deps: FleetDeps): Promise<{ resu
         rssMB: { fleet: round(median(fleetRss) / 2 ** 20), one: round(median(oneRss) / 2 ** 20), samples: fleetRss.length },
         liveHeapMB: { fleet: round(fleetLive.heapUsed / 2 ** 20), one: round(oneLive.heapUsed / 2 ** 20) },
         addedPerTargetKB: { rss: rssKB, liveHeap: liveKB },
+        usageMB: { fleet: usageMB(fleetUsage), one: usageMB(oneUsage) },
+        heapSpacesMB: { fleet: spaces[0], one: spaces[1] },
       },
       cpu: {
         fleetCpuS: round(busy.cpuUs / 1e6),

@@ -37,12 +37,13 @@ export interface HistogramCounts {
 
 /** A histogram of one series set: per-bucket (not cumulative) counts, sum and count. */
 export class Buckets implements HistogramCounts {
-  readonly counts: Float64Array;
+  /** A plain array of small integers: a typed array costs an object and a buffer more per histogram. */
+  readonly counts: number[];
   sum = 0;
   count = 0;
 
   constructor(readonly bounds: readonly number[]) {
-    this.counts = new Float64Array(bounds.length);
+    this.counts = new Array<number>(bounds.length).fill(0);
   }
 
   observe(v: number): void {

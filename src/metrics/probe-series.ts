@@ -61,8 +61,8 @@ interface ProbeState {
   /** 1 when the last run succeeded but missed its degraded_after objective. */
   degraded: number;
   degradedRuns: number;
-  /** Indexed like RESULT_REASONS. */
-  runs: Float64Array;
+  /** Indexed like RESULT_REASONS. A plain array of small integers: no typed array's object and buffer per probe. */
+  runs: number[];
   skipped: number;
   lastRun: number | undefined;
   lastSuccess: number | undefined;
@@ -276,11 +276,11 @@ export class ProbeSeriesTable {
     if (this.probes.has(key)) return false;
     this.probes.set(key, {
       labels: `target="${escapeLabel(target)}",probe="${escapeLabel(probe)}"${this.locationLabel}`,
-      typeLabel: type === undefined ? undefined : bytes(`,type="${escapeLabel(type)}"`),
+      typeLabel: type === undefined ? undefined : typeLabelOf(type),
       success: 0,
       degraded: 0,
       degradedRuns: 0,
-      runs: new Float64Array(RESULT_REASONS.length),
+      runs: new Array<number>(RESULT_REASONS.length).fill(0),
       skipped: 0,
       lastRun: undefined,
       lastSuccess: undefined,
@@ -357,7 +357,35 @@ function recordAccess(state: ProbeState, report: AccessReport): void {
   const previous = state.access?.methodLabels;
   // The method set rarely changes: its escaped labels are kept while it does not.
   const same = previous !== undefined && previous.length === methods.length && previous.every(([m], i) => m === methods[i]);
-  state.access = { report, methodLabels: same ? previous : methods.map((m): [string, Uint8Array] => [m, bytes(`,method="${escapeLabel(m)}"`)]) };
+  state.access = { report, methodLabels: same ? previous : methodLabelsOf(methods) };
+}
+
+/** Method sets seen, each with its labels: every target of the same table shares one list. */
+const METHOD_LABEL_SETS = new Map<string, Array<[string, Uint8Array]>>();
+/** A fleet has one or a few tables; past this many the oldest set is forgotten (its holders keep theirs). */
+const MAX_METHOD_LABEL_SETS = 64;
+
+function methodLabelsOf(methods: string[]): Array<[string, Uint8Array]> {
+  const key = methods.join('\0');
+  let labels = METHOD_LABEL_SETS.get(key);
+  if (labels === undefined) {
+    labels = methods.map((m): [string, Uint8Array] => [m, bytes(`,method="${escapeLabel(m)}"`)]);
+    if (METHOD_LABEL_SETS.size >= MAX_METHOD_LABEL_SETS) METHOD_LABEL_SETS.delete(METHOD_LABEL_SETS.keys().next().value!);
+    METHOD_LABEL_SETS.set(key, labels);
+  }
+  return labels;
+}
+
+/** The `,type="…"` label of each probe type, shared by every probe of that type (types are few). */
+const TYPE_LABELS = new Map<string, Uint8Array>();
+
+function typeLabelOf(type: string): Uint8Array {
+  let label = TYPE_LABELS.get(type);
+  if (label === undefined) {
+    label = bytes(`,type="${escapeLabel(type)}"`);
+    if (TYPE_LABELS.size < 256) TYPE_LABELS.set(type, label);
+  }
+  return label;
 }
 
 function probeKey(target: string, probe: string): string {
