@@ -207,7 +207,7 @@ targets:
     const report = JSON.parse(stdout) as { runs: RunRecord[] };
     const [run] = report.runs;
     assert.equal(run!.reason, 'security_violation');
-    assert.match(run!.detail!, /^exposed: get_storage_info to viewer token per call, viewer token on a session, operator token per call and 1 more \(a result\)$/);
+    assert.match(run!.detail!, /^exposed: get_storage_info to viewer token per call, operator token per call, viewer token on a session and 1 more \(a result\)$/);
     assert.equal(run!.access!.checked, run!.access!.cells, 'once checks every cell');
   });
 });

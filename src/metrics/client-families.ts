@@ -4,6 +4,7 @@
  * metrics. Kept in two registries, one per exposition format, sharing the same metric
  * objects. Few series (none per probe), so prom-client's cost per series does not matter.
  */
+import { getHeapStatistics } from 'node:v8';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Metric, OpenMetricsContentType } from 'prom-client';
 
@@ -147,6 +148,14 @@ export class ClientFamilies {
     // (a _total suffix promises a counter). The same numbers remain, by type, in
     // nodejs_active_handles, nodejs_active_requests and nodejs_active_resources.
     for (const name of LINTED_DEFAULT_METRICS) this.registry.removeSingleMetric(name);
+    // prom-client exports the heap's size and use, not its limit: with an explicit
+    // --max-old-space-size (the image and the unit set one) the process aborts when the
+    // heap needs more, and CamprobeHeapNearLimit compares the two.
+    new Gauge({
+      name: 'nodejs_heap_size_limit_bytes',
+      help: 'Size limit of the V8 heap in bytes (--max-old-space-size plus the young generation); the process aborts past it.',
+      registers: [this.registry],
+    }).set(getHeapStatistics().heap_size_limit);
     for (const m of this.registry.getMetricsAsArray()) {
       this.openMetricsRegistry.registerMetric(m as unknown as Metric);
     }

@@ -306,10 +306,14 @@ export class MatrixState {
       out.push({ method: cell.method, credential: describeCell({ ...cell, usage: 'none' }), usage: cell.usage, state: outcome.state, got: outcome.got });
     });
     if (out.length === 0) return NO_FINDINGS;
-    out.sort((a, b) => ACCESS_STATES.indexOf(a.state) - ACCESS_STATES.indexOf(b.state) || a.method.localeCompare(b.method));
+    // Worst first, then by method; within a method, in the order a sweep checks them
+    // (no credential, then per call, then on a session), stable in matrix order.
+    out.sort((a, b) => ACCESS_STATES.indexOf(a.state) - ACCESS_STATES.indexOf(b.state) || a.method.localeCompare(b.method) || USAGE_ORDER[a.usage] - USAGE_ORDER[b.usage]);
     return out.slice(0, limit);
   }
 }
+
+const USAGE_ORDER: Readonly<Record<Cell['usage'], number>> = { none: 0, per_call: 1, session: 2 };
 
 /** No findings: one empty list for every report that has none (never written to). */
 const NO_FINDINGS: AccessFinding[] = [];
