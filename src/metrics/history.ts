@@ -3,7 +3,7 @@
  * has an answer without raising the log level. Bounded: fixed-size rings per key, and
  * the number of keys is bounded by the configuration.
  */
-import type { RunRecord } from '../core/outcome.js';
+import type { RunRecord, StepName, StepRecord } from '../core/outcome.js';
 
 /** Which runs `RunHistory.list` returns; every field narrows the list. */
 export interface RunFilter {
@@ -14,10 +14,16 @@ export interface RunFilter {
   limit?: number;
 }
 
-/** A run and its arrival order, to order runs that started in the same millisecond. */
+/**
+ * A run and its arrival order, to order runs that started in the same millisecond. The
+ * steps are kept as one line of text (`connect 0.31 0.673 1|upgrade …`): as objects they
+ * were half of a kept run's memory (an array, an object and two boxed numbers a step),
+ * and a thousand targets keep twenty thousand runs (docs/performance.md, the fleet).
+ */
 interface Entry {
   seq: number;
-  run: RunRecord;
+  run: Omit<RunRecord, 'steps'>;
+  steps: string;
 }
 
 /** Fixed-capacity ring: pushing into a full ring overwrites the oldest item. */
@@ -83,7 +89,8 @@ export class RunHistory {
       slot = { target: run.target, probe: run.probe, recent: new Ring(this.runs), failures: new Ring(this.failures) };
       this.slots.set(key, slot);
     }
-    const entry: Entry = { seq: this.seq++, run };
+    const { steps, ...rest } = run;
+    const entry: Entry = { seq: this.seq++, run: rest, steps: packSteps(steps) };
     slot.recent.push(entry);
     if (run.result === 'failure') slot.failures.push(entry);
   }
@@ -108,7 +115,7 @@ export class RunHistory {
     return [...entries.values()]
       .sort((a, b) => b.run.startedAtMs - a.run.startedAtMs || b.seq - a.seq)
       .slice(0, Math.max(0, limit))
-      .map((e) => e.run);
+      .map(unpack);
   }
 
   /** The last run recorded of each (target, probe), ordered by target then probe. */
@@ -116,10 +123,25 @@ export class RunHistory {
     const out: RunRecord[] = [];
     for (const slot of this.slots.values()) {
       const last = slot.recent.newest() ?? slot.failures.newest();
-      if (last !== undefined) out.push(last.run);
+      if (last !== undefined) out.push(unpack(last));
     }
     return out.sort((a, b) => compare(a.target, b.target) || compare(a.probe, b.probe));
   }
+}
+
+/** Steps as text; names have no spaces or bars (they are from the fixed STEPS list). */
+function packSteps(steps: readonly StepRecord[]): string {
+  return steps.map((s) => `${s.step} ${s.startMs} ${s.durationMs} ${s.ok ? 1 : 0}`).join('|');
+}
+
+function unpack(e: Entry): RunRecord {
+  const steps = e.steps === ''
+    ? []
+    : e.steps.split('|').map((text): StepRecord => {
+        const [step = '', startMs = '', durationMs = '', ok = ''] = text.split(' ');
+        return { step: step as StepName, startMs: Number(startMs), durationMs: Number(durationMs), ok: ok === '1' };
+      });
+  return { ...e.run, steps };
 }
 
 function slotKey(target: string, probe: string): string {
