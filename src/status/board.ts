@@ -59,7 +59,7 @@ export class StatusBoard {
     this.timelineLength = Math.max(1, Math.min(MAX_TIMELINE, opts.runs ?? DEFAULT_TIMELINE));
   }
 
-  /** Takes in a finished run: its entry's state, since, timeline and JSON are updated now. */
+  /** Takes in a finished run: its entry's state, since and timeline are updated now, its JSON when next asked for. */
   record(run: RunRecord): void {
     const key = slotKey(run.target, run.probe);
     const slot = this.slots.get(key);
