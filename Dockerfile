@@ -36,7 +36,7 @@ FROM node:${NODE_VERSION}-slim
 # NODE_OPTIONS: V8's heap sized explicitly, not by the host's RAM (docs/performance.md,
 # the fleet); override it for more than a few thousand targets (CamprobeHeapNearLimit).
 ENV NODE_ENV=production \
-    NODE_OPTIONS=--max-old-space-size=512 \
+    NODE_OPTIONS=--max-old-space-size=1024 \
     CAMPROBE_HOST=0.0.0.0 \
     CAMPROBE_PORT=9464
 WORKDIR /app

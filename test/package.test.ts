@@ -166,11 +166,11 @@ describe('npm pack and the container steps', () => {
       const samples = parseProm(await (await fetch(`${address}/metrics`)).text());
       assert.equal(value(samples, 'camprobe_build_info', { version: PKG.version, commit: String(started.commit), nodejs: process.version }), 1);
       assert.equal(value(samples, 'camprobe_probe_success', { target: 'local', probe: 'auth_flow' }), 1);
-      // The image's NODE_OPTIONS sizes V8's heap (512 MB old space plus the young
+      // The image's NODE_OPTIONS sizes V8's heap (1024 MB old space plus the young
       // generation), whatever this machine's RAM would have given it.
-      assert.match(String(imageEnv['NODE_OPTIONS']), /--max-old-space-size=512/);
+      assert.match(String(imageEnv['NODE_OPTIONS']), /--max-old-space-size=1024/);
       const limitMB = value(samples, 'nodejs_heap_size_limit_bytes', {})! / 2 ** 20;
-      assert.ok(limitMB >= 512 && limitMB < 600, `heap limit ${limitMB} MB`);
+      assert.ok(limitMB >= 1024 && limitMB < 1100, `heap limit ${limitMB} MB`);
 
       assert.equal(healthcheck(port), 0, 'HEALTHCHECK passes while camprobe runs');
       child.kill('SIGTERM');
