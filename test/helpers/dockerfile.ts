@@ -49,6 +49,7 @@ export function execForm(args: string): string[] {
 /** The variables of an `ENV K=V K2=V2` instruction. */
 export function envOf(args: string): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [, k, v] of args.matchAll(/(\w+)=(\S+)/g)) env[k!] = v!;
+  // KEY=value or KEY="a value with spaces".
+  for (const [, k, quoted, bare] of args.matchAll(/(\w+)=(?:"([^"]*)"|(\S+))/g)) env[k!] = quoted ?? bare!;
   return env;
 }
