@@ -6,6 +6,7 @@
  * label text is escaped once, when it is added, and a scrape only formats numbers.
  */
 import { REASONS, STEPS } from '../core/outcome.js';
+import { shared } from '../core/share.js';
 import type { AccessReport, RunRecord, StepName } from '../core/outcome.js';
 import { Buckets, CLOSE, NO_LABELS, escapeLabel, histogramHeads, writeFamilies, writeHistogram } from './exposition.js';
 import { SESSION_FAMILIES, recordSession, type SessionSeries } from './session-series.js';
@@ -366,26 +367,16 @@ const METHOD_LABEL_SETS = new Map<string, Array<[string, Uint8Array]>>();
 const MAX_METHOD_LABEL_SETS = 64;
 
 function methodLabelsOf(methods: string[]): Array<[string, Uint8Array]> {
-  const key = methods.join('\0');
-  let labels = METHOD_LABEL_SETS.get(key);
-  if (labels === undefined) {
-    labels = methods.map((m): [string, Uint8Array] => [m, bytes(`,method="${escapeLabel(m)}"`)]);
-    if (METHOD_LABEL_SETS.size >= MAX_METHOD_LABEL_SETS) METHOD_LABEL_SETS.delete(METHOD_LABEL_SETS.keys().next().value!);
-    METHOD_LABEL_SETS.set(key, labels);
-  }
-  return labels;
+  return shared(METHOD_LABEL_SETS, methods.join('\0'), MAX_METHOD_LABEL_SETS, () =>
+    methods.map((m): [string, Uint8Array] => [m, bytes(`,method="${escapeLabel(m)}"`)]),
+  );
 }
 
 /** The `,type="…"` label of each probe type, shared by every probe of that type (types are few). */
 const TYPE_LABELS = new Map<string, Uint8Array>();
 
 function typeLabelOf(type: string): Uint8Array {
-  let label = TYPE_LABELS.get(type);
-  if (label === undefined) {
-    label = bytes(`,type="${escapeLabel(type)}"`);
-    if (TYPE_LABELS.size < 256) TYPE_LABELS.set(type, label);
-  }
-  return label;
+  return shared(TYPE_LABELS, type, 256, () => bytes(`,type="${escapeLabel(type)}"`));
 }
 
 function probeKey(target: string, probe: string): string {

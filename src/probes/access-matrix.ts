@@ -7,6 +7,7 @@
  */
 import type { Role } from '../config/types.js';
 import { roleRank } from '../config/methods.js';
+import { sameOr, shared } from '../core/share.js';
 import { ACCESS_STATES, type AccessFinding, type AccessState } from '../core/outcome.js';
 
 /** Credentials that must be refused. `role_too_low` is a valid credential of a lower role. */
@@ -291,10 +292,7 @@ export class MatrixState {
       if (ACCESS_STATES.indexOf(outcome.state) < ACCESS_STATES.indexOf(current)) states[method] = outcome.state;
     });
     // The same standing as last time is the same object: runs kept in the history share it.
-    const last = this.lastStates;
-    const keys = Object.keys(states);
-    if (last !== undefined && keys.length === Object.keys(last).length && keys.every((k) => last[k] === states[k])) return last;
-    return (this.lastStates = states);
+    return (this.lastStates = sameOr(this.lastStates, states));
   }
 
   /** The cells whose latest result is not a refusal, worst first, at most `limit`. */
@@ -336,7 +334,7 @@ export interface SharedSweep {
 
 /** Distinct matrices kept for sharing; a fleet usually has one or a few tables. */
 const MAX_SHARED = 64;
-const shared = new Map<string, SharedSweep>();
+const SWEEPS = new Map<string, SharedSweep>();
 
 /**
  * The matrix of `scope` and `ability` cut into `runs` batches. Every target with the same
@@ -346,19 +344,16 @@ const shared = new Map<string, SharedSweep>();
  */
 export function sharedSweep(scope: MatrixScope, ability: CredentialAbility, runs: number): SharedSweep {
   const key = JSON.stringify([scope.methods, scope.sideEffectMethods, scope.method, scope.cases, scope.usages, scope.allowSideEffects, ability, runs]);
-  const kept = shared.get(key);
-  if (kept) return kept;
-  const matrix = buildMatrix(scope, ability);
-  const why = new Map<string, number>();
-  for (const cell of matrix.uncovered) why.set(cell.why, (why.get(cell.why) ?? 0) + 1);
-  const sweep: SharedSweep = {
-    matrix,
-    plan: planSweep(matrix.cells, runs),
-    index: indexCells(matrix.cells),
-    methods: [...new Set([...matrix.cells, ...matrix.uncovered].map((c) => c.method))].sort(),
-    uncoveredWhy: [...why].map(([text, cells]) => ({ why: text, cells })),
-  };
-  if (shared.size >= MAX_SHARED) shared.delete(shared.keys().next().value!);
-  shared.set(key, sweep);
-  return sweep;
+  return shared(SWEEPS, key, MAX_SHARED, () => {
+    const matrix = buildMatrix(scope, ability);
+    const why = new Map<string, number>();
+    for (const cell of matrix.uncovered) why.set(cell.why, (why.get(cell.why) ?? 0) + 1);
+    return {
+      matrix,
+      plan: planSweep(matrix.cells, runs),
+      index: indexCells(matrix.cells),
+      methods: [...new Set([...matrix.cells, ...matrix.uncovered].map((c) => c.method))].sort(),
+      uncoveredWhy: [...why].map(([text, cells]) => ({ why: text, cells })),
+    };
+  });
 }

@@ -3,6 +3,7 @@
  * held connection and what was seen on it, counters that only grow, the reconnect
  * backoff, and the standing security findings. Bounded: fixed counters, a few samples.
  */
+import { sameOr } from '../core/share.js';
 import {
   DISCONNECT_REASONS,
   EXPIRY_RESULTS,
@@ -241,13 +242,3 @@ function sample(n: Notification, problem: string): string {
 }
 
 const NO_EXPIRY_CHECKS: SessionReport['expiryChecks'] = Object.freeze(Object.fromEntries(EXPIRY_RESULTS.map((r) => [r, 0])) as SessionReport['expiryChecks']);
-
-/** `prev` when it holds the same values as `now`, else a copy of `now` (never `now` itself, which keeps changing). */
-function sameOr<T extends object>(prev: T | undefined, now: T): T {
-  if (prev !== undefined) {
-    const a = Object.entries(prev);
-    const b = Object.entries(now);
-    if (a.length === b.length && a.every(([k, v], i) => b[i]![0] === k && b[i]![1] === v)) return prev;
-  }
-  return (Array.isArray(now) ? [...now] : { ...now }) as T;
-}
